@@ -1,0 +1,1 @@
+"""Ingest: load corpus files into articles, split them into chunks, index them incrementally."""

@@ -1,0 +1,175 @@
+"""Incremental indexing: embed only new or changed articles, replace edits, remove deletions."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.chunker import chunk_article
+from ingest.loader import Skipped, iter_article_files, load_articles, source_name
+from rag.config import Settings
+from rag.documents import Article, Chunk
+from rag.embeddings import Embedder, get_embedder
+from rag.errors import CorpusPathError, IngestLockedError
+from rag.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+GROUP_CHUNKS = 512
+"""Chunks embedded and committed together: large enough for fast batches, small enough to resume."""
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    def summary(self) -> str:
+        """One line for the end of `rag ingest`."""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped ({self.chunks_embedded} chunks embedded)"
+        )
+
+
+def ingest(
+    settings: Settings,
+    paths: Sequence[Path] | None = None,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Bring the index up to date with the corpus dir (or with just `paths`, without removals)."""
+    embedder = embedder or get_embedder()
+    corpus_dir = settings.corpus_dir
+    if not corpus_dir.is_dir():
+        raise CorpusPathError(f"corpus dir {corpus_dir} does not exist; create it or set RAG_CORPUS_DIR")
+    files = _files_to_ingest(corpus_dir, paths)
+    with _ingest_lock(settings.data_dir):
+        store = store or open_store(settings)
+        if rebuild:
+            store.drop()
+        store.claim_for_embedder()
+        store.repair()
+        articles, skipped = load_articles(files, corpus_dir, max_bytes=settings.max_file_bytes)
+        report = IngestReport(skipped=skipped)
+        indexed = store.records.article_hashes()
+        changed: list[Article] = []
+        for article in articles:
+            old = indexed.get(article.source)
+            if old == article.content_hash:
+                report.unchanged.append(article.source)
+            else:
+                (report.updated if old else report.added).append(article.source)
+                changed.append(article)
+        if paths is None:
+            present = {a.source for a in articles} | {s.source for s in skipped}
+            report.removed = sorted(set(indexed) - present)
+            if report.removed:
+                store.delete_vectors(store.records.remove_articles(report.removed))
+                store.records.clear_pending(store.records.pending_ids())
+        report.chunks_embedded = _index_articles(store, embedder, changed, settings, progress=progress)
+        store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    log.info("ingest: %s", report.summary())
+    return report
+
+
+def _files_to_ingest(corpus_dir: Path, paths: Sequence[Path] | None) -> list[Path]:
+    if paths is None:
+        return list(iter_article_files(corpus_dir))
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise CorpusPathError(f"{path} does not exist")
+        try:
+            source_name(path, corpus_dir)
+        except ValueError:
+            raise CorpusPathError(
+                f"{path} is outside the corpus dir {corpus_dir}; copy it there first or set RAG_CORPUS_DIR"
+            ) from None
+        files.extend(iter_article_files(path))
+    return files
+
+
+def _index_articles(
+    store: Store, embedder: Embedder, articles: list[Article], settings: Settings, *, progress: bool
+) -> int:
+    """Chunk, embed and commit changed articles group by group; return the chunks embedded."""
+    max_tokens = min(settings.chunk_tokens, embedder.max_tokens) if articles else settings.chunk_tokens
+    total = 0
+    bar = tqdm(total=len(articles), unit="article", desc="indexing", disable=not progress or not articles)
+    with bar:
+        for group in _groups(articles, embedder, max_tokens):
+            chunks = [c for _, cs in group for c in cs]
+            vectors = embedder.embed([c.embed_text for c in chunks])
+            old_ids = store.records.chunk_ids_of(a.source for a, _ in group)
+            new_ids = [c.id for c in chunks]
+            # Journal first: if we die after the Chroma write, the next run deletes these orphans.
+            store.records.mark_pending(new_ids)
+            titles = {a.source: a for a, _ in group}
+            store.upsert_vectors(
+                new_ids, vectors, [c.text for c in chunks], [_chunk_metadata(c, titles[c.source]) for c in chunks]
+            )
+            stale = sorted(set(old_ids) - set(new_ids))
+            store.records.replace_articles(group, stale)
+            store.delete_vectors(stale)
+            store.records.clear_pending(new_ids + stale)
+            total += len(chunks)
+            bar.update(len(group))
+    return total
+
+
+def _groups(
+    articles: list[Article], embedder: Embedder, max_tokens: int
+) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    group: list[tuple[Article, list[Chunk]]] = []
+    size = 0
+    for article in articles:
+        chunks = chunk_article(article, embedder.count_tokens, max_tokens)
+        group.append((article, chunks))
+        size += len(chunks)
+        if size >= GROUP_CHUNKS:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
+    return {
+        "source": chunk.source,
+        "title": article.title,
+        "start": chunk.start,
+        "end": chunk.end,
+        "index": chunk.index,
+        **article.metadata(),
+    }
+
+
+@contextmanager
+def _ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Allow one ingest per data dir at a time; a second one stops with a clear message."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestLockedError(f"another ingest is running on {data_dir}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,130 @@
+"""Load `.md` / `.txt` files into `Article`s; say why a file is skipped instead of failing."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+
+from rag.documents import Article
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_MAX_HEADLINE_CHARS = 150
+
+
+class SkippedFile(Exception):
+    """A corpus file that cannot be indexed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+def source_name(path: Path, corpus_dir: Path) -> str:
+    """The article's identity: its path relative to the corpus dir, with forward slashes."""
+    return path.resolve().relative_to(corpus_dir.resolve()).as_posix()
+
+
+def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
+    """Read one file into an Article, or raise SkippedFile saying why it cannot be indexed."""
+    if path.suffix.lower() not in ARTICLE_SUFFIXES:
+        raise SkippedFile(f"unsupported file type {path.suffix or '(none)'}; use .md or .txt")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise SkippedFile(f"larger than {max_bytes // (1024 * 1024)} MB ({size} bytes)")
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise SkippedFile("binary file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkippedFile(f"not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
+    meta, body = _split_front_matter(text)
+    body = body.strip()
+    if not body:
+        raise SkippedFile("empty article")
+    title = _text_field(meta, "title") or _headline(body) or path.stem.replace("_", " ").replace("-", " ")
+    return Article(
+        source=source_name(path, corpus_dir),
+        title=title,
+        body=body,
+        outlet=_text_field(meta, "outlet"),
+        url=_text_field(meta, "url"),
+        published=_text_field(meta, "published"),
+    )
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, object], str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise SkippedFile(f"invalid YAML front matter{where}") from None
+    if not isinstance(meta, dict):
+        raise SkippedFile("front matter is not a mapping of `key: value` lines")
+    return meta, text[match.end() :]
+
+
+def _text_field(meta: dict[str, object], key: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _headline(body: str) -> str | None:
+    """The first line, when it looks like a headline rather than a sentence."""
+    first = body.split("\n", 1)[0].strip()
+    if first.startswith("#"):
+        return first.lstrip("#").strip() or None
+    if len(first) <= _MAX_HEADLINE_CHARS and not first.endswith((".", "!", "?", "…", ":", ",", ";")) and "\n" in body:
+        return first
+    return None
+
+
+def iter_article_files(root: Path) -> Iterator[Path]:
+    """Yield article files under `root` (a file or folder) in a stable order, hidden files ignored."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file():
+            yield path
+
+
+def load_articles(paths: Iterable[Path], corpus_dir: Path, *, max_bytes: int) -> tuple[list[Article], list[Skipped]]:
+    """Load every file; a bad file is logged with its name and reported, never fatal."""
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    for path in paths:
+        try:
+            articles.append(load_article(path, corpus_dir, max_bytes=max_bytes))
+        except SkippedFile as exc:
+            source = source_name(path, corpus_dir)
+            log.warning("skipped %s: %s", source, exc)
+            skipped.append(Skipped(source, str(exc)))
+        except OSError as exc:
+            source = source_name(path, corpus_dir)
+            log.warning("skipped %s: cannot read (%s)", source, exc.strerror or exc)
+            skipped.append(Skipped(source, f"cannot read ({exc.strerror or exc})"))
+    return articles, skipped

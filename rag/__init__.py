@@ -1,0 +1,6 @@
+"""newsrag: question answering over news articles, with verbatim citations."""
+
+from rag.api import answer
+from rag.models import Answer, Citation, SourcePassage
+
+__all__ = ["Answer", "Citation", "SourcePassage", "answer"]

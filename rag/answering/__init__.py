@@ -1,0 +1,1 @@
+"""Answerers: turn retrieved passages into an answer with citations."""

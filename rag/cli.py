@@ -1,0 +1,168 @@
+"""The `rag` command: ingest, ask, status, eval, chat."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import Answer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Ask questions about a folder of news articles; answers cite the articles verbatim.",
+)
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[], T]) -> T:
+    """Run a command body; a user error becomes one line on stderr and exit code 1."""
+    try:
+        return work()
+    except RagError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders inside the corpus dir; default: all of it, with removals."),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it anew.")] = False,
+) -> None:
+    """Index new and changed articles; remove deleted ones."""
+    from ingest.indexer import ingest as run_ingest
+
+    settings = _run(Settings.from_env)
+    report = _run(lambda: run_ingest(settings, paths or None, rebuild=rebuild, progress=sys.stderr.isatty()))
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped.source}: {skipped.reason}", err=True)
+    typer.echo(report.summary())
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve.")] = None,
+) -> None:
+    """Answer a question with cited passages."""
+    from rag.api import answer
+
+    if not question.strip():
+        typer.echo("error: the question is empty; ask something about the articles", err=True)
+        raise typer.Exit(1)
+    settings = _run(Settings.from_env)
+    result = _run(lambda: answer(question, settings=settings, k=k))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_answer(result))
+
+
+def format_answer(result: Answer) -> str:
+    """The answer followed by its numbered sources, for a terminal."""
+    lines = [result.text]
+    lines += [f"({note})" for note in result.notes]
+    if result.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in result.citations:
+            lines.append(f"[{c.number}] {c.title} ({c.source}, characters {c.start}-{c.end})")
+            lines.append(f"    \u201c{c.quote}\u201d")
+    return "\n".join(lines)
+
+
+@app.command()
+def status() -> None:
+    """Show what is indexed and where."""
+    from rag.embeddings import get_embedder
+    from rag.store import open_store
+
+    settings = _run(Settings.from_env)
+    store = _run(lambda: open_store(settings))
+    articles, chunks = store.records.counts()
+    typer.echo(f"data dir:    {settings.data_dir.resolve()}")
+    typer.echo(f"vector store: {settings.chroma_url or 'embedded Chroma'} (collection {settings.collection})")
+    typer.echo(f"corpus dir:  {settings.corpus_dir.resolve()}")
+    typer.echo(f"articles:    {articles}")
+    typer.echo(f"chunks:      {chunks}")
+    typer.echo(f"embedder:    {get_embedder().name}")
+    typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
+
+
+@app.command(name="eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="JSONL with question, answerable, facts, support.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score answers on an evaluation set: facts, citations, refusals, hit@k, latency."""
+    from rag.api import answer, ensure_index
+    from rag.evaluation import evaluate as run_eval
+    from rag.evaluation import load_eval_set
+    from rag.store import open_store
+
+    settings = _run(Settings.from_env)
+    items = _run(lambda: load_eval_set(file))
+    store = _run(lambda: open_store(settings))
+    _run(lambda: ensure_index(settings, store))
+    report = _run(lambda: run_eval(items, lambda q: answer(q, settings=settings, store=store), store.records))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for r in report.items:
+        marks = " ".join(
+            f"{name}={_mark(value)}"
+            for name, value in (("facts", r.facts_ok), ("cite", r.citations_ok), ("hit", r.hit))
+        )
+        outcome = "refused" if r.refused else "answered"
+        typer.echo(f"{r.id:>5}  {outcome:<8} {marks}  {r.latency_ms:7.1f} ms  {r.question}")
+    typer.echo("")
+    for name, value in report.overall().items():
+        typer.echo(f"{name:<18} {value if value is not None else 'n/a'}")
+
+
+def _mark(value: bool | None) -> str:
+    return "-" if value is None else ("ok" if value else "FAIL")
+
+
+@app.command()
+def chat() -> None:
+    """Chat in the terminal (an empty line or Ctrl-D quits)."""
+    from rag.api import answer
+
+    settings = _run(Settings.from_env)
+    history: list[tuple[str, str]] = []
+    typer.echo("Ask about the articles; an empty line quits.")
+    while True:
+        try:
+            question = input("> ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        result = _run(lambda q=question: answer(q, history=history, settings=settings))  # type: ignore[misc]
+        typer.echo(format_answer(result) + "\n")
+        history.append((question, result.text))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,83 @@
+"""Settings: every knob in one dataclass, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+DEFAULT_COLLECTION = "newsrag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build it with `Settings.from_env()`; pass it down, never re-read env."""
+
+    corpus_dir: Path = Path("corpus")
+    """RAG_CORPUS_DIR: the folder of articles (.md, .txt)."""
+    data_dir: Path = Path(".rag")
+    """RAG_DATA_DIR: all on-disk state (Chroma, keyword index, records)."""
+    chroma_url: str | None = None
+    """RAG_CHROMA_URL: use a Chroma server (http://host:port) instead of the embedded store."""
+    collection: str = DEFAULT_COLLECTION
+    """RAG_COLLECTION: the Chroma collection name."""
+    top_k: int = 4
+    """RAG_TOP_K: passages retrieved per question."""
+    chunk_tokens: int = 160
+    """RAG_CHUNK_TOKENS: upper bound of a chunk's length in embedder tokens (title header included)."""
+    min_score: float = 0.25
+    """RAG_MIN_SCORE: the best passage's cosine similarity below which the question is refused."""
+    max_question_chars: int = 1000
+    """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
+    max_file_bytes: int = 5 * 1024 * 1024
+    """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
+    llm: str = "extractive"
+    """RAG_LLM: the answerer; only `extractive` is available so far."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: the process environment)."""
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            corpus_dir=Path(env.get("RAG_CORPUS_DIR") or d.corpus_dir),
+            data_dir=Path(env.get("RAG_DATA_DIR") or d.data_dir),
+            chroma_url=env.get("RAG_CHROMA_URL") or None,
+            collection=env.get("RAG_COLLECTION") or d.collection,
+            top_k=_int(env, "RAG_TOP_K", d.top_k, minimum=1),
+            chunk_tokens=_int(env, "RAG_CHUNK_TOKENS", d.chunk_tokens, minimum=32),
+            min_score=_float(env, "RAG_MIN_SCORE", d.min_score),
+            max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
+            max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
+            llm=env.get("RAG_LLM") or d.llm,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to an integer >= {minimum}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small; set it to an integer >= {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. 0.3") from None

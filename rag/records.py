@@ -1,0 +1,248 @@
+"""The record of what is indexed, and the BM25 keyword index, in one SQLite file.
+
+SQLite is the source of truth: an article counts as indexed once its row and its chunks are
+committed here. Chroma writes are bracketed by a `pending` journal so that a crash between the
+two stores leaves ids that the next ingest removes (see `Store.repair`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.documents import Article, Chunk
+from rag.text import keyword_terms
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    source TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    outlet TEXT, url TEXT, published TEXT,
+    body TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL REFERENCES articles(source) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A committed chunk with its article's fields, as retrieval needs it."""
+
+    id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    outlet: str | None
+    url: str | None
+    published: str | None
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    source: str
+    title: str
+    outlet: str | None
+    published: str | None
+    url: str | None
+    chunk_count: int
+    indexed_at: str
+
+
+class Records:
+    """SQLite-backed record manager and keyword index; one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # executescript manages its own transaction; every statement is idempotent.
+        self._connect().executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one IMMEDIATE transaction: all of it commits or none of it."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- what is indexed --------------------------------------------------------------------
+
+    def article_hashes(self) -> dict[str, str]:
+        """Map every indexed source to its content hash."""
+        return dict(self._connect().execute("SELECT source, content_hash FROM articles").fetchall())
+
+    def chunk_ids_of(self, sources: Iterable[str]) -> list[str]:
+        db = self._connect()
+        ids: list[str] = []
+        for source in sources:
+            ids.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
+        return ids
+
+    def counts(self) -> tuple[int, int]:
+        """Return (articles, chunks)."""
+        db = self._connect()
+        articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(articles), int(chunks)
+
+    def articles(self) -> list[ArticleSummary]:
+        rows = self._connect().execute(
+            "SELECT source, title, outlet, published, url, chunk_count, indexed_at FROM articles ORDER BY source"
+        )
+        return [ArticleSummary(*row) for row in rows]
+
+    def article(self, source: str) -> Article | None:
+        row = (
+            self._connect()
+            .execute("SELECT source, title, body, outlet, url, published FROM articles WHERE source = ?", (source,))
+            .fetchone()
+        )
+        return None if row is None else Article(*row)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def mark_pending(self, ids: Sequence[str]) -> None:
+        """Journal chunk ids about to be written to, or removed from, the vector store."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in ids))
+
+    def pending_ids(self) -> list[str]:
+        return [r[0] for r in self._connect().execute("SELECT id FROM pending")]
+
+    def clear_pending(self, ids: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM pending WHERE id = ?", ((i,) for i in ids))
+
+    def replace_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], removed_ids: Sequence[str]) -> None:
+        """Commit new versions of articles and their chunks in one transaction.
+
+        `removed_ids` (the chunks they replace) are journalled as pending in the same transaction,
+        so that the vector-store deletion that follows is retried if it does not finish.
+        """
+        with self.transaction() as db:
+            for article, chunks in items:
+                self._delete_article(db, article.source)
+                db.execute(
+                    "INSERT INTO articles(source, content_hash, title, outlet, url, published, body, chunk_count)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article.source,
+                        article.content_hash,
+                        article.title,
+                        article.outlet,
+                        article.url,
+                        article.published,
+                        article.body,
+                        len(chunks),
+                    ),
+                )
+                for chunk in chunks:
+                    cur = db.execute(
+                        "INSERT INTO chunks(id, source, idx, start, end) VALUES (?, ?, ?, ?, ?)",
+                        (chunk.id, chunk.source, chunk.index, chunk.start, chunk.end),
+                    )
+                    db.execute(
+                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)",
+                        (cur.lastrowid, article.title, chunk.text),
+                    )
+            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in removed_ids))
+
+    def remove_articles(self, sources: Sequence[str]) -> list[str]:
+        """Remove articles and their chunks; return the removed chunk ids, journalled as pending."""
+        with self.transaction() as db:
+            removed: list[str] = []
+            for source in sources:
+                removed.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
+                self._delete_article(db, source)
+            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in removed))
+        return removed
+
+    @staticmethod
+    def _delete_article(db: sqlite3.Connection, source: str) -> None:
+        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = ?)", (source,))
+        db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        db.execute("DELETE FROM articles WHERE source = ?", (source,))
+
+    # --- reads for retrieval ------------------------------------------------------------------
+
+    def keyword_search(self, query: str, limit: int) -> list[str]:
+        """Return chunk ids ranked by BM25 for the content words of `query`."""
+        terms = dict.fromkeys(keyword_terms(query))
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self._connect().execute(
+            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.5, 1.0) LIMIT ?",
+            (match, limit),
+        )
+        return [r[0] for r in rows]
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
+        """Fetch committed chunks with their article fields; unknown ids are left out."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(
+            "SELECT c.id, c.source, a.title, c.start, c.end, substr(a.body, c.start + 1, c.end - c.start),"
+            " a.outlet, a.url, a.published FROM chunks c JOIN articles a ON a.source = c.source"
+            f" WHERE c.id IN ({marks})",
+            list(ids),
+        )
+        return {row[0]: ChunkRecord(*row) for row in rows}
+
+    def all_chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._connect().execute("SELECT id FROM chunks")}

@@ -1,0 +1,89 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (SQLite FTS5) fused with RRF, then MMR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.records import ChunkRecord
+from rag.store import Store
+
+RRF_K = 60
+"""The usual reciprocal-rank-fusion constant: damps the weight of the very first ranks."""
+MMR_LAMBDA = 0.7
+"""Weight of relevance against novelty when picking passages."""
+CANDIDATES_PER_SIDE = 24
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: verbatim article text with its offsets and cosine similarity to the query."""
+
+    chunk: ChunkRecord
+    score: float
+    vector: np.ndarray
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def title(self) -> str:
+        return self.chunk.title
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def start(self) -> int:
+        return self.chunk.start
+
+    @property
+    def end(self) -> int:
+        return self.chunk.end
+
+
+def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list[Passage]:
+    """Return up to `k` diverse passages relevant to the query, most relevant first."""
+    fetch = max(CANDIDATES_PER_SIDE, 4 * k)
+    dense = store.dense_search(query_vector, fetch)
+    keyword_ids = store.records.keyword_search(query, fetch)
+    fused = _reciprocal_rank_fusion([[i for i, _ in dense], keyword_ids])
+    vectors = dict(dense)
+    vectors.update(store.vectors_of([i for i in fused if i not in vectors]))
+    records = store.records.chunks_by_id(list(fused))
+    # Ids in only one of the two stores (a concurrent ingest midway) are left out.
+    candidates = [i for i in fused if i in records and i in vectors]
+    if not candidates:
+        return []
+    matrix = np.stack([vectors[i] for i in candidates])
+    similarity = matrix @ query_vector
+    fused_scores = np.array([fused[i] for i in candidates])
+    order = _mmr(matrix, fused_scores / fused_scores.max(), k)
+    return [Passage(records[candidates[j]], float(similarity[j]), matrix[j]) for j in order]
+
+
+def _reciprocal_rank_fusion(rankings: list[list[str]]) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return dict(sorted(scores.items(), key=lambda item: -item[1]))
+
+
+def _mmr(matrix: np.ndarray, relevance: np.ndarray, k: int) -> list[int]:
+    """Maximal marginal relevance: trade relevance against similarity to passages already picked."""
+    picked: list[int] = []
+    remaining = list(range(len(relevance)))
+    while remaining and len(picked) < k:
+        if picked:
+            redundancy = (matrix[remaining] @ matrix[picked].T).max(axis=1)
+        else:
+            redundancy = np.zeros(len(remaining))
+        gains = MMR_LAMBDA * relevance[remaining] - (1 - MMR_LAMBDA) * redundancy
+        best = remaining[int(np.argmax(gains))]
+        picked.append(best)
+        remaining.remove(best)
+    return picked

@@ -1,0 +1,179 @@
+"""The index: a Chroma collection of chunk vectors beside the SQLite records and keyword index."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import EmbedderMismatchError, StoreUnavailableError
+from rag.records import Records
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
+
+RECORDS_FILE = "records.sqlite3"
+CHROMA_DIR = "chroma"
+_WRITE_BATCH = 1000
+
+
+class Store:
+    """Everything on disk for one data dir: the vectors (Chroma) and the records (SQLite)."""
+
+    def __init__(self, settings: Settings, *, embedder_name: str, dimension: int) -> None:
+        self.settings = settings
+        self.embedder_name = embedder_name
+        self.dimension = dimension
+        self.records = Records(settings.data_dir / RECORDS_FILE)
+        self._check_embedder(self.records.get_meta("embedder"), self.records.get_meta("dimension"), "record")
+
+    # --- Chroma -------------------------------------------------------------------------------
+
+    @cached_property
+    def client(self) -> ClientAPI:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        url = self.settings.chroma_url
+        try:
+            if url:
+                parsed = urlparse(url)
+                return chromadb.HttpClient(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+            path = self.settings.data_dir / CHROMA_DIR
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:  # chromadb raises plain exceptions for a server that is down
+            where = url or str(self.settings.data_dir / CHROMA_DIR)
+            raise StoreUnavailableError(
+                f"cannot open the Chroma store at {where} ({exc}); check RAG_CHROMA_URL or RAG_DATA_DIR"
+            ) from None
+
+    @cached_property
+    def collection(self) -> Collection:
+        """The chunk collection; created with our embedder's name and dimension on first use."""
+        try:
+            collection = self.client.get_or_create_collection(
+                self.settings.collection,
+                # No embedding function: we always pass vectors, and Chroma's default would download one.
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine", "ef_search": 100, "ef_construction": 100}},
+                metadata={"embedder": self.embedder_name, "dimension": self.dimension},
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(f"cannot open Chroma collection {self.settings.collection!r} ({exc})") from None
+        meta = collection.metadata or {}
+        self._check_embedder(meta.get("embedder"), meta.get("dimension"), "Chroma collection")
+        return collection
+
+    def _check_embedder(self, name: object, dimension: object, where: str) -> None:
+        if name is None:
+            return
+        if name != self.embedder_name or int(str(dimension)) != self.dimension:
+            raise EmbedderMismatchError(
+                f"the index in {self.settings.data_dir} ({where}) was built with {name} ({dimension}-d), "
+                f"not {self.embedder_name} ({self.dimension}-d); re-index with `rag ingest --rebuild`"
+            )
+
+    def upsert_vectors(
+        self, ids: Sequence[str], vectors: np.ndarray, documents: Sequence[str], metadatas: Sequence[dict[str, Any]]
+    ) -> None:
+        for i in range(0, len(ids), _WRITE_BATCH):
+            sl = slice(i, i + _WRITE_BATCH)
+            self.collection.upsert(
+                ids=list(ids[sl]),
+                embeddings=vectors[sl],
+                documents=list(documents[sl]),
+                metadatas=list(metadatas[sl]),
+            )
+
+    def delete_vectors(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), _WRITE_BATCH):
+            self.collection.delete(ids=list(ids[i : i + _WRITE_BATCH]))
+
+    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[str, np.ndarray]]:
+        """Return (chunk id, vector) of the nearest chunks, nearest first."""
+        count = self.collection.count()
+        if count == 0:
+            return []
+        result = self.collection.query(query_embeddings=[vector], n_results=min(limit, count), include=["embeddings"])
+        ids = result["ids"][0]
+        embeddings = result["embeddings"]
+        assert embeddings is not None
+        return list(zip(ids, np.asarray(embeddings[0], dtype=np.float32), strict=True))
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        embeddings = got["embeddings"]
+        assert embeddings is not None
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)}
+
+    # --- both ---------------------------------------------------------------------------------
+
+    def claim_for_embedder(self) -> None:
+        """Record our embedder in the records, so a later run with another model is caught."""
+        if self.records.get_meta("embedder") is None:
+            self.records.set_meta("embedder", self.embedder_name)
+            self.records.set_meta("dimension", str(self.dimension))
+
+    def repair(self) -> int:
+        """Finish what a killed ingest left: drop vectors journalled as pending but not committed."""
+        pending = self.records.pending_ids()
+        if not pending:
+            return 0
+        committed = self.records.all_chunk_ids()
+        orphans = [i for i in pending if i not in committed]
+        self.delete_vectors(orphans)
+        self.records.clear_pending(pending)
+        if orphans:
+            log.info("removed %d vectors left by an interrupted ingest", len(orphans))
+        return len(orphans)
+
+    def is_empty(self) -> bool:
+        return self.records.counts()[0] == 0
+
+    def drop(self) -> None:
+        """Delete the collection and all records (for `rag ingest --rebuild`)."""
+        try:
+            self.client.delete_collection(self.settings.collection)
+        except Exception:  # missing collection: nothing to drop
+            log.debug("no collection %s to drop", self.settings.collection)
+        self.__dict__.pop("collection", None)
+        self.records.close()
+        for suffix in ("", "-wal", "-shm"):
+            (self.settings.data_dir / (RECORDS_FILE + suffix)).unlink(missing_ok=True)
+        self.records = Records(self.settings.data_dir / RECORDS_FILE)
+
+
+_stores: dict[tuple[str, str | None, str], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(settings: Settings) -> Store:
+    """Return the process-wide store for these settings' data dir and collection."""
+    from rag.embeddings import get_embedder
+
+    key = (str(settings.data_dir.resolve()), settings.chroma_url, settings.collection)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            embedder = get_embedder()
+            store = Store(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+            _stores[key] = store
+        return store

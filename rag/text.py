@@ -1,0 +1,86 @@
+"""Text utilities shared by ingest and answering: sentence spans and keyword terms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, or at a line break.
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s)|\n""")
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt gen gov sen rep sgt col lt capt vs etc inc ltd co corp jan feb
+    mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e a.m p.m""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself tell say said says did does""".split()
+)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Return `[start, end)` spans of the sentences in `text[start:end]`, whitespace trimmed."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        if match.group() != "\n" and _is_abbreviation(text, cursor, match.start()):
+            continue
+        _append_trimmed(text, cursor, match.end(), spans)
+        cursor = match.end()
+    _append_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
+    """Tell whether the period at `dot` ends an abbreviation or an initial rather than a sentence."""
+    if text[dot] != ".":
+        return False
+    word_start = dot
+    while word_start > sentence_start and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:dot].lstrip("\"'“‘(").lower()
+    if word in _ABBREVIATIONS:
+        return True
+    # A single capital letter ("J. Smith") is an initial.
+    return len(word) == 1 and text[dot - 1].isupper()
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start and any(ch.isalnum() for ch in text[start:end]):
+        spans.append((start, end))
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Return the lower-cased content words of `text`, stopwords removed, in order."""
+    return [w for w in _WORD.findall(text.lower()) if _is_content_word(w)]
+
+
+def _is_content_word(word: str) -> bool:
+    if word.isdigit():
+        return len(word) >= 4  # years and large figures carry meaning; "2" or "10" rarely do
+    return word not in STOPWORDS
+
+
+def stem(word: str) -> str:
+    """Strip common English suffixes so that 'resigned' and 'resign' compare equal."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def clean_question(text: str) -> str:
+    """Drop control characters and collapse whitespace; keep every printable character."""
+    kept = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    return " ".join(kept.split())
