@@ -66,7 +66,7 @@ def _fitting_pieces(body: str, count_tokens: TokenCounter, budget: int) -> list[
 
 
 def _split_long_sentence(body: str, start: int, end: int, count_tokens: TokenCounter, budget: int) -> list[Piece]:
-    words = [(m.start() + start, m.end() + start) for m in _WORD_SPAN.finditer(body, start, end)]
+    words = [(m.start(), m.end()) for m in _WORD_SPAN.finditer(body, start, end)]
     word_tokens = [c - _SPECIAL_TOKENS for c in count_tokens([body[s:e] for s, e in words])]
     pieces: list[Piece] = []
     piece_start, piece_end, used = words[0][0], words[0][0], 0

@@ -60,7 +60,7 @@ def ingest(
         raise CorpusPathError(f"corpus dir {corpus_dir} does not exist; create it or set RAG_CORPUS_DIR")
     files = _files_to_ingest(corpus_dir, paths)
     with _ingest_lock(settings.data_dir):
-        store = store or open_store(settings)
+        store = store or open_store(settings, check=not rebuild)
         if rebuild:
             store.drop()
         store.claim_for_embedder()

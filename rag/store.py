@@ -34,7 +34,6 @@ class Store:
         self.embedder_name = embedder_name
         self.dimension = dimension
         self.records = Records(settings.data_dir / RECORDS_FILE)
-        self._check_embedder(self.records.get_meta("embedder"), self.records.get_meta("dimension"), "record")
 
     # --- Chroma -------------------------------------------------------------------------------
 
@@ -79,6 +78,10 @@ class Store:
         meta = collection.metadata or {}
         self._check_embedder(meta.get("embedder"), meta.get("dimension"), "Chroma collection")
         return collection
+
+    def check_embedder(self) -> None:
+        """Refuse an index that another embedding model built: its vectors would be garbage to us."""
+        self._check_embedder(self.records.get_meta("embedder"), self.records.get_meta("dimension"), "records")
 
     def _check_embedder(self, name: object, dimension: object, where: str) -> None:
         if name is None:
@@ -165,8 +168,11 @@ _stores: dict[tuple[str, str | None, str], Store] = {}
 _stores_lock = threading.Lock()
 
 
-def open_store(settings: Settings) -> Store:
-    """Return the process-wide store for these settings' data dir and collection."""
+def open_store(settings: Settings, *, check: bool = True) -> Store:
+    """Return the process-wide store for these settings' data dir and collection.
+
+    With `check`, an index built by another embedding model raises `EmbedderMismatchError`.
+    """
     from rag.embeddings import get_embedder
 
     key = (str(settings.data_dir.resolve()), settings.chroma_url, settings.collection)
@@ -176,4 +182,6 @@ def open_store(settings: Settings) -> Store:
             embedder = get_embedder()
             store = Store(settings, embedder_name=embedder.name, dimension=embedder.dimension)
             _stores[key] = store
-        return store
+    if check:
+        store.check_embedder()
+    return store

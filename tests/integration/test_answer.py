@@ -1,0 +1,129 @@
+"""Retrieval and answers over the seed article with the distractor articles indexed beside it."""
+
+import re
+import shutil
+
+import pytest
+
+from ingest.indexer import ingest
+from rag import Answer, answer
+from rag.config import Settings
+from rag.errors import IndexMissingError
+from rag.evaluation import fact_present
+from tests.conftest import SEED_ARTICLE, DevIndex
+
+
+def assert_citations_valid(result: Answer, bodies: dict[str, str]) -> None:
+    """Every quote is verbatim at its offsets, and markers are exactly 1..len(citations)."""
+    for c in result.citations:
+        assert bodies[c.source][c.start : c.end] == c.quote
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", result.text)]
+    assert sorted(set(markers)) == list(range(1, len(result.citations) + 1))
+    assert [c.number for c in result.citations] == list(range(1, len(result.citations) + 1))
+
+
+def test_support_spans_are_in_the_top_three_passages(dev_index: DevIndex, dev_set: list[dict]) -> None:
+    for item in (d for d in dev_set if d["answerable"]):
+        result = answer(item["question"], settings=dev_index.settings)
+        top = [dev_index.bodies[p.source][p.start : p.end] for p in result.passages[:3]]
+        assert any(item["support"] in text for text in top), item["question"]
+
+
+def test_dev_questions_are_answered_with_facts_and_valid_citations(dev_index: DevIndex, dev_set: list[dict]) -> None:
+    for item in dev_set:
+        result = answer(item["question"], settings=dev_index.settings)
+        assert result.refused is (not item["answerable"]), item["question"]
+        assert_citations_valid(result, dev_index.bodies)
+        for fact in item["facts"]:
+            assert fact_present(fact, result.text), (item["question"], fact, result.text)
+
+
+def test_answer_shape_for_the_headline_question(dev_index: DevIndex) -> None:
+    result = answer("Why did Krause resign?", settings=dev_index.settings)
+    assert not result.refused
+    assert result.backend == "extractive"
+    assert result.text.split()[-1] == f"[{len(result.citations)}]"
+    assert all(c.source == SEED_ARTICLE.name for c in result.citations)
+    assert all("Krause" in c.title for c in result.citations)
+    d = result.to_dict()
+    assert set(d) == {"question", "answer", "refused", "backend", "notes", "citations", "passages"}
+    assert set(d["citations"][0]) == {"number", "source", "title", "quote", "start", "end", "score"}
+    assert set(d["passages"][0]) == {"source", "title", "text", "start", "end", "score"}
+
+
+def test_distractor_question_cites_the_distractor(dev_index: DevIndex) -> None:
+    result = answer("Who chairs the Harbor Board in Port Ellery?", settings=dev_index.settings)
+    assert not result.refused
+    assert "Ferreira" in result.text
+    assert result.citations[0].source == "port-ellery-harbor-commissioner.md"
+    assert_citations_valid(result, dev_index.bodies)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x07"])
+def test_empty_question_gets_a_message_without_retrieval(dev_index: DevIndex, question: str) -> None:
+    result = answer(question, settings=dev_index.settings)
+    assert result.refused
+    assert result.passages == []
+    assert "type a question" in result.text
+
+
+def test_very_long_question_is_truncated_with_a_note(dev_index: DevIndex) -> None:
+    question = "Why did Krause resign? " + "padding words " * 800
+    assert len(question) > 10_000
+    result = answer(question, settings=dev_index.settings)
+    assert any("truncated" in note for note in result.notes)
+    assert_citations_valid(result, dev_index.bodies)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Por qué renunció Melanie Krause?",
+        "克劳斯为什么辞职？",
+        "😀🔥💯",
+        "Why\x00 did\x1b Krause resign?",
+        "?" * 50,
+        "' OR 1=1; DROP TABLE chunks; --",
+        'NEAR("krause" AND)',
+        "*",
+    ],
+)
+def test_odd_questions_are_answered_or_refused(dev_index: DevIndex, question: str) -> None:
+    result = answer(question, settings=dev_index.settings)
+    assert result.text
+    assert result.refused or result.citations
+    assert_citations_valid(result, dev_index.bodies)
+
+
+def test_follow_up_question_uses_the_previous_turn(dev_index: DevIndex) -> None:
+    history = [("What is the IRS-ICE agreement?", "...")]
+    result = answer("Who criticized it?", history=history, settings=dev_index.settings)
+    assert not result.refused
+    assert result.citations[0].source == SEED_ARTICLE.name
+    messages = [{"role": "user", "content": "What is the IRS-ICE agreement?"}, {"role": "assistant", "content": "..."}]
+    assert answer("Who criticized it?", history=messages, settings=dev_index.settings).text == result.text
+
+
+def test_missing_index_is_built_from_the_corpus(settings: Settings) -> None:
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir)
+    result = answer("Why did Krause resign?", settings=settings)
+    assert not result.refused
+    assert (settings.data_dir / "records.sqlite3").exists()
+
+
+def test_missing_index_and_empty_corpus_say_what_to_do(settings: Settings) -> None:
+    with pytest.raises(IndexMissingError, match="rag ingest"):
+        answer("Why did Krause resign?", settings=settings)
+
+
+def test_new_article_is_answerable_after_ingest(settings: Settings, write_article) -> None:
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir)
+    ingest(settings)
+    assert answer("When will the Harlow ferry terminal open?", settings=settings).refused
+    write_article(
+        "ferry.md", "The Harlow ferry terminal will open in June 2027, the port authority said.", title="Ferry"
+    )
+    ingest(settings)
+    result = answer("When will the Harlow ferry terminal open?", settings=settings)
+    assert not result.refused
+    assert "June 2027" in result.text
