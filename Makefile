@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` (index corpus/ and open the chat) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, pinned: 2.13.0 is the CPU build on these machines (a plain `torch` pulls a CUDA build).
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: run test setup setup-test lint clean
+
+run: $(VENV)/.installed
+	$(BIN)/rag ingest
+	$(BIN)/rag chat
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .rag
