@@ -11,6 +11,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import ConfigError, IndexMissingError
 from rag.models import Answer, Citation, SourcePassage
+from rag.refusal import is_covered
 from rag.retrieval import Passage, retrieve
 from rag.store import Store, open_store
 from rag.text import clean_question, keyword_terms
@@ -61,7 +62,7 @@ def answer(
     query_vector = embedder.embed_one(query)
     passages = retrieve(store, query, query_vector, k or settings.top_k)
     shown = [_source_passage(p) for p in passages]
-    if not passages or max(p.score for p in passages) < settings.min_score:
+    if not is_covered(cleaned, passages, settings.min_score):
         return Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
     extract = extract_answer(cleaned, query_vector, passages, embedder)
     if not extract.citations:

@@ -144,11 +144,25 @@ def _mark(value: bool | None) -> str:
 
 
 @app.command()
-def chat() -> None:
-    """Chat in the terminal (an empty line or Ctrl-D quits)."""
+def chat(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, RAG_UI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 7860, RAG_UI_PORT).")] = None,
+    terminal: Annotated[bool, typer.Option("--terminal", help="Chat in the terminal instead of the browser.")] = False,
+) -> None:
+    """Open the chat page (or a terminal chat)."""
+    settings = _run(Settings.from_env)
+    if terminal:
+        _terminal_chat(settings)
+        return
+    from ui.app import main as serve
+
+    overrides = {k: v for k, v in {"ui_host": host, "ui_port": port}.items() if v is not None}
+    _run(lambda: serve(settings.with_overrides(**overrides)))
+
+
+def _terminal_chat(settings: Settings) -> None:
     from rag.api import answer
 
-    settings = _run(Settings.from_env)
     history: list[tuple[str, str]] = []
     typer.echo("Ask about the articles; an empty line quits.")
     while True:

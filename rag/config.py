@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.errors import ConfigError
@@ -36,6 +36,12 @@ class Settings:
     """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
     llm: str = "extractive"
     """RAG_LLM: the answerer; only `extractive` is available so far."""
+    ui_host: str = "127.0.0.1"
+    """RAG_UI_HOST: the address the chat binds; another host only when asked."""
+    ui_port: int = 7860
+    """RAG_UI_PORT: the chat's port."""
+    ui_auth: str | None = field(default=None, repr=False)
+    """RAG_UI_AUTH: `user:password` turns on the chat's login; never printed."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +59,9 @@ class Settings:
             max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
             llm=env.get("RAG_LLM") or d.llm,
+            ui_host=env.get("RAG_UI_HOST") or d.ui_host,
+            ui_port=_int(env, "RAG_UI_PORT", d.ui_port, minimum=1),
+            ui_auth=_auth(env.get("RAG_UI_AUTH")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -81,3 +90,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. 0.3") from None
+
+
+def _auth(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("RAG_UI_AUTH must look like user:password")
+    return raw

@@ -1,0 +1,1 @@
+"""The Gradio chat in front of `rag.answer`."""

@@ -1,0 +1,217 @@
+"""The chat page served for real on 127.0.0.1: gradio_client calls and a headless browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingest.indexer import ingest
+from rag.config import Settings
+from tests.conftest import REPO, SEED_ARTICLE, new_settings, skip_or_fail
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Served]:
+    from ui.app import build_app, launch
+
+    settings = new_settings(tmp_path_factory.mktemp("ui"), ui_port=free_port())
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir)
+    for path in (shared_dir / "articles").glob("*.md"):
+        shutil.copy(path, settings.corpus_dir)
+    ingest(settings)
+    app = build_app(settings)
+    launch(app, settings, block=False)
+    try:
+        yield Served(f"http://127.0.0.1:{settings.ui_port}/", settings)
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def client(served: Served):
+    from gradio_client import Client
+
+    return Client(served.url, verbose=False)
+
+
+def body_of(settings: Settings, source: str) -> str:
+    from rag.store import open_store
+
+    article = open_store(settings).records.article(source)
+    assert article is not None
+    return article.body
+
+
+def test_ask_endpoint_returns_a_cited_answer(served: Served, client) -> None:
+    data = client.predict("Why did Krause resign?", api_name="/ask")
+    assert set(data) == {"question", "answer", "refused", "backend", "notes", "citations", "passages"}
+    assert not data["refused"]
+    assert "[1]" in data["answer"]
+    for c in data["citations"]:
+        assert body_of(served.settings, c["source"])[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_endpoint_reports_an_empty_question_as_a_message(client) -> None:
+    data = client.predict("   ", api_name="/ask")
+    assert data["refused"] and "type a question" in data["answer"]
+
+
+def test_uploaded_article_is_indexed_and_answerable(served: Served, client, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    article = tmp_path / "Harlow ferry (draft).md"
+    article.write_text(
+        "---\ntitle: Harlow gets a ferry terminal\n---\n"
+        "The Harlow ferry terminal will open in June 2027, the port authority said.",
+        encoding="utf-8",
+    )
+    before = client.predict("When will the Harlow ferry terminal open?", api_name="/ask")
+    assert before["refused"]
+    status = client.predict([handle_file(str(article))], api_name="/add_articles")
+    assert "saved Harlow-ferry-draft.md" in status
+    assert "1 added" in status
+    assert (served.settings.corpus_dir / "Harlow-ferry-draft.md").is_file()
+    after = client.predict("When will the Harlow ferry terminal open?", api_name="/ask")
+    assert not after["refused"]
+    assert "June 2027" in after["answer"]
+    assert after["citations"][0]["source"] == "Harlow-ferry-draft.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "message"),
+    [("notes.exe", 2, "Invalid file type"), ("huge.md", 6 * 1024 * 1024, "maximum file size")],
+)
+def test_upload_of_another_format_or_size_is_refused(
+    served: Served, client, tmp_path: Path, name: str, size: int, message: str
+) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / name
+    bad.write_bytes(b"a" * size)
+    with pytest.raises((AppError, ValueError), match=message):
+        client.predict([handle_file(str(bad))], api_name="/add_articles")
+    assert not (served.settings.corpus_dir / name).exists()
+
+
+def test_server_refuses_oversized_uploads_from_any_client(served: Served) -> None:
+    import httpx
+
+    files = {"files": ("huge.md", b"a" * (6 * 1024 * 1024), "text/markdown")}
+    response = httpx.post(served.url + "gradio_api/upload", files=files, timeout=60)
+    assert response.status_code in (400, 413)
+
+
+def test_ten_concurrent_clients_all_get_answers(served: Served) -> None:
+    from gradio_client import Client
+
+    questions = [
+        "Why did Krause resign?",
+        "Who is Melanie Krause?",
+        "Which law did the administration try to invoke?",
+        "Who chairs the Harbor Board in Port Ellery?",
+        "What is the recipe for pancakes?",
+    ] * 2
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def one(question: str) -> None:
+        try:
+            results.append(Client(served.url, verbose=False).predict(question, api_name="/ask"))
+        except BaseException as exc:  # collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(q,)) for q in questions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    assert len(results) == 10
+    assert sum(not r["refused"] for r in results) == 8
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM}; install Debian's chromium or set RAG_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def test_browser_question_shows_cited_answer_and_highlighted_source(served: Served, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    page.goto(served.url)
+    page.fill("#question textarea", "Why did Krause resign?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources mark", timeout=60_000)
+    answer_text = page.inner_text("#chat .message-row:last-child, #chat [data-testid='bot']")
+    assert "[1]" in answer_text
+    assert "stepping down following tensions" in answer_text
+    marked = page.inner_text("#sources mark >> nth=0")
+    assert "stepping down following tensions with the Trump administration" in marked
+    assert "Answer backend: extractive" in page.inner_text("#footer")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+    page.close()
+
+
+def test_browser_shows_article_html_literally_and_runs_none_of_it(served: Served, browser) -> None:
+    evil = served.settings.corpus_dir / "evil.md"
+    evil.write_text(
+        "---\ntitle: Zanzibar <b>clove</b> harvest\n---\n"
+        "The Zanzibar clove harvest <script>window.pwned = 1</script> doubled this year "
+        '<img src=x onerror="window.pwned = 2"> according to growers.',
+        encoding="utf-8",
+    )
+    ingest(served.settings, [evil])
+    page = browser.new_page()
+    page.goto(served.url)
+    page.fill("#question textarea", "What happened to the Zanzibar clove harvest?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources mark", timeout=60_000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.pwned === undefined")
+    sources = page.inner_text("#sources")
+    assert "<script>window.pwned = 1</script>" in sources
+    assert '<img src=x onerror="window.pwned = 2">' in sources
+    assert "Zanzibar <b>clove</b> harvest" in sources
+    assert "<script>" in page.inner_text("#chat")
+    page.close()

@@ -1,0 +1,216 @@
+"""The chat page: `build_app()` assembles it without side effects; `main()` launches it."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ingest.indexer import IngestReport, ingest
+from rag.api import answer
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import Answer
+from rag.store import open_store
+from ui.render import answer_markdown, answer_pieces, corpus_html, footer_markdown, sources_html
+from ui.uploads import save_upload
+
+log = logging.getLogger(__name__)
+
+AnswerFn = Callable[..., Answer]
+IngestFn = Callable[..., IngestReport]
+Turns = list[tuple[str, str]]
+
+DEFAULT_EXAMPLES = (
+    "Why did Krause resign?",
+    "What IRS data would ICE be able to cross-reference?",
+    "Which lawmakers expressed outrage over the agreement?",
+)
+
+# Local font stacks only: the default theme fonts would be fetched from the internet.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+CSS = """
+.sources-scroll { max-height: 600px; overflow-y: auto; padding-right: 4px; }
+.source-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  margin-bottom: 10px; background: var(--background-fill-secondary); }
+.source-head { font-size: 0.95em; margin-bottom: 2px; }
+.source-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.source-text { font-size: 0.88em; line-height: 1.45; white-space: pre-wrap; }
+.source-text mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
+.cite-badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 6px;
+  background: #2563eb; color: white; font-size: 0.8em; font-weight: 600; padding: 0 4px; }
+.sources-empty { color: var(--body-text-color-subdued); font-style: italic; padding: 8px; }
+#chat sup { color: #2563eb; font-weight: 600; }
+.corpus-table { width: 100%; font-size: 0.9em; }
+#footer { text-align: center; font-size: 0.85em; color: var(--body-text-color-subdued); }
+"""
+
+
+def build_app(
+    settings: Settings | None = None,
+    *,
+    answer_fn: AnswerFn = answer,
+    ingest_fn: IngestFn = ingest,
+    examples: Sequence[str] = DEFAULT_EXAMPLES,
+) -> gr.Blocks:
+    """Assemble the chat page; nothing is loaded or indexed until a request comes in."""
+    settings = settings or Settings.from_env()
+
+    def respond(question: str, turns: Turns, chat: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+        question = question or ""
+        chat = [*chat, {"role": "user", "content": html.escape(question)}]
+        yield "", turns, chat, gr.skip()
+        try:
+            result = answer_fn(question, history=turns, settings=settings)
+        except RagError as exc:
+            chat.append({"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"})
+            yield "", turns, chat, gr.skip()
+            return
+        chat.append({"role": "assistant", "content": ""})
+        pieces = answer_pieces(result.text)
+        # Sentence by sentence: each piece ends with its [n] marker.
+        for shown in range(1, len(pieces)):
+            chat[-1] = {"role": "assistant", "content": answer_markdown(" ".join(pieces[:shown]))}
+            yield "", turns, chat, gr.skip()
+        chat[-1] = {"role": "assistant", "content": answer_markdown(result.text, result.refused, result.notes)}
+        yield "", [*turns, (question, result.text)], chat, sources_html(result)
+
+    def refresh() -> tuple[str, str]:
+        try:
+            records = open_store(settings).records
+            articles, chunks = records.counts()
+            return corpus_html(records.articles()), footer_markdown(settings.llm, articles, chunks)
+        except RagError as exc:
+            return f"<p>⚠ {html.escape(str(exc))}</p>", footer_markdown(settings.llm, 0, 0)
+
+    def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+        if not files:
+            return ""
+        messages, saved = [], []
+        for name in files:
+            path = Path(name)
+            try:
+                upload = save_upload(path, path.name, settings.corpus_dir, max_bytes=settings.max_file_bytes)
+            except RagError as exc:
+                messages.append(f"⚠ {exc}")
+                continue
+            saved.append(upload.path)
+            messages.append(upload.message)
+        if saved:
+            messages.append(_run_ingest(lambda: ingest_fn(settings, saved, progress=True)))
+        return "\n\n".join(html.escape(m) for m in messages)
+
+    def reindex(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+        return html.escape(_run_ingest(lambda: ingest_fn(settings, progress=True)))
+
+    def ask(question: str) -> dict[str, Any]:
+        """Answer a question from the indexed articles; the same JSON as `rag ask --json`."""
+        try:
+            return answer_fn(question, settings=settings).to_dict()
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+
+    with gr.Blocks(title="newsrag") as app:
+        gr.Markdown("# newsrag\nAsk questions about the news articles; every answer quotes its sources.")
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    elem_id="chat",
+                    height=560,
+                    examples=[{"text": q} for q in examples],
+                    placeholder="Ask about the indexed articles, or pick an example.",
+                    feedback_options=None,
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="Ask a question and press Enter",
+                        show_label=False,
+                        scale=6,
+                        elem_id="question",
+                        autofocus=True,
+                        max_length=20_000,
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None), elem_id="sources")
+        with gr.Accordion("Corpus", open=False, elem_id="corpus"):
+            corpus_table = gr.HTML()
+            with gr.Row():
+                upload = gr.File(
+                    label="Add articles (.md or .txt, up to 5 MB)",
+                    file_count="multiple",
+                    file_types=[".md", ".txt"],
+                    elem_id="upload",
+                )
+                reindex_button = gr.Button("Re-index corpus", elem_id="reindex")
+            corpus_status = gr.Markdown(elem_id="corpus-status")
+        footer = gr.Markdown(elem_id="footer")
+
+        chat_io = ([box, turns, chatbot], [box, turns, chatbot, sources])
+        box.submit(respond, *chat_io, api_visibility="private")
+        send.click(respond, *chat_io, api_visibility="private")
+        chatbot.example_select(_example_text, None, box, api_visibility="private").then(
+            respond, *chat_io, api_visibility="private"
+        )
+        chatbot.clear(lambda: ([], sources_html(None)), None, [turns, sources], api_visibility="private")
+        upload.upload(add_files, upload, corpus_status, api_name="add_articles").then(
+            refresh, None, [corpus_table, footer], api_visibility="private"
+        )
+        reindex_button.click(reindex, None, corpus_status, api_name="reindex").then(
+            refresh, None, [corpus_table, footer], api_visibility="private"
+        )
+        app.load(refresh, None, [corpus_table, footer], api_visibility="private")
+        gr.api(ask, api_name="ask")
+    app.queue(default_concurrency_limit=2)
+    return app
+
+
+def _example_text(event: gr.SelectData) -> str:
+    value = event.value
+    return str(value.get("text", "")) if isinstance(value, dict) else str(value)
+
+
+def _run_ingest(work: Callable[[], IngestReport]) -> str:
+    try:
+        report = work()
+    except RagError as exc:
+        return f"⚠ {exc}"
+    return "Indexed: " + report.summary()
+
+
+def launch(app: gr.Blocks, settings: Settings, *, block: bool = True, **kwargs: Any) -> None:
+    """Serve the page on the configured host and port, with login when RAG_UI_AUTH is set."""
+    auth = None
+    if settings.ui_auth:
+        user, _, password = settings.ui_auth.partition(":")
+        auth = (user, password)
+    app.launch(
+        server_name=settings.ui_host,
+        server_port=settings.ui_port,
+        auth=auth,
+        css=CSS,
+        theme=THEME,
+        footer_links=[],
+        prevent_thread_lock=not block,
+        quiet=True,
+        max_file_size=settings.max_file_bytes,
+        **kwargs,
+    )
+
+
+def main(settings: Settings | None = None) -> None:
+    """Load the model, then serve the chat until interrupted."""
+    from rag.embeddings import get_embedder
+
+    settings = settings or Settings.from_env()
+    get_embedder().model  # noqa: B018 - load before the first question, not during it
+    log.warning("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
+    launch(build_app(settings), settings)
