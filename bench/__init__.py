@@ -1,0 +1,1 @@
+"""Benchmarks: ingest, retrieval, answering, cold start and retrieval quality against a peer pipeline."""

@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: timing, memory, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / "data"
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def latencies_ms(fn: Callable[[Any], Any], inputs: list[Any], warmup: int = 5) -> dict[str, float]:
+    """Call fn on each input after a warm-up; return p50/p95/mean in milliseconds."""
+    for x in inputs[:warmup]:
+        fn(x)
+    times = []
+    for x in inputs:
+        started = time.perf_counter()
+        fn(x)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 0.95), 2),
+            "mean_ms": round(statistics.fmean(times), 2), "n": len(times)}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"benchmark": name, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **data}
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(data, indent=2))
+    return path

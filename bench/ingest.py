@@ -1,0 +1,81 @@
+"""Ingest speed: ours vs raw `SentenceTransformer.encode` of the same chunk texts vs the peer pipeline.
+
+Usage: python -m bench.ingest [--articles 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+
+from bench.common import DATA_DIR, write_result
+from bench.peer import build_peer, peer_embeddings
+from bench.synth import write_corpus
+
+
+def main(count: int) -> None:
+    from ingest.chunker import chunk_article
+    from ingest.indexer import ingest
+    from ingest.loader import iter_article_files, load_articles
+    from rag.config import Settings
+    from rag.embeddings import get_embedder
+
+    corpus = DATA_DIR / f"ingest-corpus-{count}"
+    if not corpus.exists():
+        write_corpus(corpus, count, seed=7)
+    ours_dir, peer_dir = DATA_DIR / f"ingest-ours-{count}", DATA_DIR / f"ingest-peer-{count}"
+    for d in (ours_dir, peer_dir):
+        shutil.rmtree(d, ignore_errors=True)
+    settings = Settings(corpus_dir=corpus, data_dir=ours_dir, collection="bench")
+    embedder = get_embedder()
+    model = embedder.model  # loaded before any timing, for every contender
+    peer_emb = peer_embeddings()
+    files = list(iter_article_files(corpus))
+
+    # The exact texts our ingest embeds.
+    articles, _ = load_articles(files, corpus, max_bytes=settings.max_file_bytes)
+    texts = [c.embed_text for a in articles for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens)]
+    model.encode(texts[:64])  # warm-up
+
+    def raw() -> float:
+        started = time.perf_counter()
+        model.encode(texts)  # library defaults, as a user would call it
+        return time.perf_counter() - started
+
+    raw_first = raw()
+    started = time.perf_counter()
+    first = ingest(settings)
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    peer_store = build_peer(files, peer_dir, peer_emb)
+    peer = time.perf_counter() - started
+    peer_chunks = peer_store._collection.count()
+    raw_second = raw()
+    embedded_before = embedder.texts_embedded
+    started = time.perf_counter()
+    again = ingest(settings)
+    reingest = time.perf_counter() - started
+    raw_time = (raw_first + raw_second) / 2
+    write_result(f"ingest-{count}", {
+        "articles": count,
+        "our_chunks": len(texts),
+        "peer_chunks": peer_chunks,
+        "raw_encode_s": round(raw_time, 2),
+        "raw_encode_runs_s": [round(raw_first, 2), round(raw_second, 2)],
+        "ours_s": round(ours, 2),
+        "peer_s": round(peer, 2),
+        "reingest_s": round(reingest, 3),
+        "reingest_embeddings": embedder.texts_embedded - embedded_before,
+        "reingest_report": again.summary(),
+        "first_report": first.summary(),
+        "ratio_ours_over_raw": round(ours / raw_time, 3),
+        "ratio_ours_over_peer": round(ours / peer, 3),
+        "ratio_reingest_over_first": round(reingest / ours, 4),
+    })
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=1000)
+    main(parser.parse_args().articles)
