@@ -31,8 +31,13 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 def main(runs: int) -> None:
     settings = settings_for(index_dir(1_000))
-    env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "RAG_CORPUS_DIR": str(settings.corpus_dir),
-           "RAG_COLLECTION": settings.collection, "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "RAG_DATA_DIR": str(settings.data_dir),
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_COLLECTION": settings.collection,
+        "HF_HUB_OFFLINE": "1",
+    }
     ask = [sys.executable, "-m", "rag", "ask", "How much will the bridge project cost?"]
     bare = [sys.executable, "-c", BARE]
     timed(ask, env)  # page cache warm for both
@@ -40,11 +45,17 @@ def main(runs: int) -> None:
     for _ in range(runs):  # interleaved, so drift hits both alike
         ours.append(timed(ask, env))
         base.append(timed(bare, env))
-    write_result("cold", {
-        "runs": runs, "rag_ask_s": [round(x, 2) for x in ours], "bare_s": [round(x, 2) for x in base],
-        "rag_ask_median_s": round(statistics.median(ours), 2), "bare_median_s": round(statistics.median(base), 2),
-        "ratio": round(statistics.median(ours) / statistics.median(base), 3),
-    })
+    write_result(
+        "cold",
+        {
+            "runs": runs,
+            "rag_ask_s": [round(x, 2) for x in ours],
+            "bare_s": [round(x, 2) for x in base],
+            "rag_ask_median_s": round(statistics.median(ours), 2),
+            "bare_median_s": round(statistics.median(base), 2),
+            "ratio": round(statistics.median(ours) / statistics.median(base), 3),
+        },
+    )
 
 
 if __name__ == "__main__":

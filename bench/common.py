@@ -35,8 +35,12 @@ def latencies_ms(fn: Callable[[Any], Any], inputs: list[Any], warmup: int = 5) -
         started = time.perf_counter()
         fn(x)
         times.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 0.95), 2),
-            "mean_ms": round(statistics.fmean(times), 2), "n": len(times)}
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(percentile(times, 0.95), 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+        "n": len(times),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -46,8 +50,12 @@ def peak_rss_mb() -> float:
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = {"benchmark": name, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **data}
+    data = {
+        "benchmark": name,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **data,
+    }
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(data, indent=2))

@@ -57,22 +57,25 @@ def main(count: int) -> None:
     again = ingest(settings)
     reingest = time.perf_counter() - started
     raw_time = (raw_first + raw_second) / 2
-    write_result(f"ingest-{count}", {
-        "articles": count,
-        "our_chunks": len(texts),
-        "peer_chunks": peer_chunks,
-        "raw_encode_s": round(raw_time, 2),
-        "raw_encode_runs_s": [round(raw_first, 2), round(raw_second, 2)],
-        "ours_s": round(ours, 2),
-        "peer_s": round(peer, 2),
-        "reingest_s": round(reingest, 3),
-        "reingest_embeddings": embedder.texts_embedded - embedded_before,
-        "reingest_report": again.summary(),
-        "first_report": first.summary(),
-        "ratio_ours_over_raw": round(ours / raw_time, 3),
-        "ratio_ours_over_peer": round(ours / peer, 3),
-        "ratio_reingest_over_first": round(reingest / ours, 4),
-    })
+    write_result(
+        f"ingest-{count}",
+        {
+            "articles": count,
+            "our_chunks": len(texts),
+            "peer_chunks": peer_chunks,
+            "raw_encode_s": round(raw_time, 2),
+            "raw_encode_runs_s": [round(raw_first, 2), round(raw_second, 2)],
+            "ours_s": round(ours, 2),
+            "peer_s": round(peer, 2),
+            "reingest_s": round(reingest, 3),
+            "reingest_embeddings": embedder.texts_embedded - embedded_before,
+            "reingest_report": again.summary(),
+            "first_report": first.summary(),
+            "ratio_ours_over_raw": round(ours / raw_time, 3),
+            "ratio_ours_over_peer": round(ours / peer, 3),
+            "ratio_reingest_over_first": round(reingest / ours, 4),
+        },
+    )
 
 
 if __name__ == "__main__":

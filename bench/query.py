@@ -78,9 +78,13 @@ def latency() -> None:
     r = results
     summary = {}
     if "retrieval_10000" in r and "peer_similarity_search_10000" in r:
-        summary["retrieval_over_peer_10k"] = round(r["retrieval_10000"]["p50_ms"] / r["peer_similarity_search_10000"]["p50_ms"], 3)  # type: ignore[index]
+        summary["retrieval_over_peer_10k"] = round(
+            r["retrieval_10000"]["p50_ms"] / r["peer_similarity_search_10000"]["p50_ms"], 3
+        )  # type: ignore[index]
     if "retrieval_1000" in r and "retrieval_100000" in r:
-        summary["retrieval_growth_1k_to_100k"] = round(r["retrieval_100000"]["p50_ms"] / r["retrieval_1000"]["p50_ms"], 3)  # type: ignore[index]
+        summary["retrieval_growth_1k_to_100k"] = round(
+            r["retrieval_100000"]["p50_ms"] / r["retrieval_1000"]["p50_ms"], 3
+        )  # type: ignore[index]
     write_result("query", {**results, **summary})
 
 
@@ -94,8 +98,16 @@ def rss(size: int) -> None:
     started = time.perf_counter()
     for q in qs:
         answer(q, settings=settings, store=store)
-    write_result(f"rss-{size}", {"size": size, "chunks": store.records.counts()[1], "questions": len(qs),
-                                 "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": peak_rss_mb()})
+    write_result(
+        f"rss-{size}",
+        {
+            "size": size,
+            "chunks": store.records.counts()[1],
+            "questions": len(qs),
+            "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_mb": peak_rss_mb(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ def build(sizes=SIZES) -> None:
             written += more
             started = time.perf_counter()
             report = ingest(settings, progress=True)
-            print(f"{report.summary()} in {time.perf_counter() - started:.0f}s; "
-                  f"{store.records.counts()[1]} chunks", flush=True)
+            print(
+                f"{report.summary()} in {time.perf_counter() - started:.0f}s; {store.records.counts()[1]} chunks",
+                flush=True,
+            )
         store.records.close()
         shutil.copytree(WORK, index_dir(target))
         print(f"snapshot {index_dir(target)}: {store.records.counts()} (articles, chunks)", flush=True)

@@ -13,13 +13,47 @@ Lindqvist Moreau Nakamura Okafor Pellegrini Quist Rasmussen Sorensen Takahashi U
 Yilmaz Zielinski Ashdown Bellamy Carrow Delacroix Ellwood Fenwick""".split()
 PLACES = """Northbridge Calder Falls Westmere Ravenport Ashby Kettering Bay Milford Haven Oakhurst Pinecrest Redcliff
 Stonehaven Thornbury Upton Vale Willowmere Yarrow Brackenfield Coldwater Dunsford Elmstead Foxley Glenrock""".split()
-ORGS = ["Transit Authority", "Water Board", "School District", "Port Authority", "Hospital Trust", "Housing Agency",
-        "Parks Department", "Energy Cooperative", "Library System", "Fire Service"]
-PROJECTS = ["bridge", "tram line", "water treatment plant", "stadium", "library", "ferry terminal", "hospital wing",
-            "solar farm", "bus depot", "sea wall", "school campus", "bike network"]
+ORGS = [
+    "Transit Authority",
+    "Water Board",
+    "School District",
+    "Port Authority",
+    "Hospital Trust",
+    "Housing Agency",
+    "Parks Department",
+    "Energy Cooperative",
+    "Library System",
+    "Fire Service",
+]
+PROJECTS = [
+    "bridge",
+    "tram line",
+    "water treatment plant",
+    "stadium",
+    "library",
+    "ferry terminal",
+    "hospital wing",
+    "solar farm",
+    "bus depot",
+    "sea wall",
+    "school campus",
+    "bike network",
+]
 ROLES = ["mayor", "council member", "chief executive", "director", "spokesperson", "chair", "treasurer", "engineer"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 FILLER = [
     "{p} residents packed the meeting hall, and several speakers asked for more time to review the plan.",
     "The {org} has faced criticism over delays on earlier projects, including a {proj2} that opened two years late.",
@@ -65,10 +99,14 @@ def make_article(index: int, rng: random.Random) -> SynthArticle:
     month, year, day = rng.choice(MONTHS), rng.randint(2019, 2027), rng.randint(1, 28)
     code = f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randint(10, 99)}"
     title = f"{place} {org} backs {proj} plan"
-    lead = (f"The {place} {org} approved plans on {month} {day}, {year} for a new {proj}, "
-            f"ending months of debate over its location and cost.")
-    needle_sentence = (f"{role.capitalize()} {person} said the {proj} project, known internally as {code}, "
-                       f"would cost {amount} million dollars and be finished by {rng.choice(MONTHS)} {year + rng.randint(1, 4)}.")
+    lead = (
+        f"The {place} {org} approved plans on {month} {day}, {year} for a new {proj}, "
+        f"ending months of debate over its location and cost."
+    )
+    needle_sentence = (
+        f"{role.capitalize()} {person} said the {proj} project, known internally as {code}, "
+        f"would cost {amount} million dollars and be finished by {rng.choice(MONTHS)} {year + rng.randint(1, 4)}."
+    )
     question = f"How much will the {proj} project {code} in {place} cost?"
     body = [lead]
     fillers = rng.sample(FILLER, k=min(len(FILLER), rng.randint(3, 14)))
@@ -77,8 +115,18 @@ def make_article(index: int, rng: random.Random) -> SynthArticle:
     for i, template in enumerate(fillers):
         if i == insert_at:
             body.append(needle_sentence)
-        body.append(template.format(p=place, org=org, proj2=proj2, n=rng.randint(2, 12), name=_person(rng),
-                                    month=rng.choice(MONTHS), pct=rng.randint(3, 60), year=rng.randint(2005, 2020)))
+        body.append(
+            template.format(
+                p=place,
+                org=org,
+                proj2=proj2,
+                n=rng.randint(2, 12),
+                name=_person(rng),
+                month=rng.choice(MONTHS),
+                pct=rng.randint(3, 60),
+                year=rng.randint(2005, 2020),
+            )
+        )
     if insert_at == len(fillers):
         body.append(needle_sentence)
     paragraphs, i = [], 0
@@ -87,7 +135,8 @@ def make_article(index: int, rng: random.Random) -> SynthArticle:
         paragraphs.append(" ".join(body[i : i + step]))
         i += step
     name = f"synth-{index:06d}.md"
-    text = f"---\ntitle: {title}\noutlet: The {place} Gazette\npublished: {year}-{MONTHS.index(month) + 1:02d}-{day:02d}\n---\n"
+    published = f"{year}-{MONTHS.index(month) + 1:02d}-{day:02d}"
+    text = f"---\ntitle: {title}\noutlet: The {place} Gazette\npublished: {published}\n---\n"
     text += "\n\n".join(paragraphs) + "\n"
     return SynthArticle(name, text, Needle(question, needle_sentence, name))
 

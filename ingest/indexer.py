@@ -23,9 +23,6 @@ from rag.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
-GROUP_CHUNKS = 512
-"""Chunks embedded and committed together: large enough for fast batches, small enough to resume."""
-
 
 @dataclass
 class IngestReport:
@@ -64,7 +61,7 @@ def ingest(
         if rebuild:
             store.drop()
         store.claim_for_embedder()
-        store.repair()
+        store.repair_drift()
         articles, skipped = load_articles(files, corpus_dir, max_bytes=settings.max_file_bytes)
         report = IngestReport(skipped=skipped)
         indexed = store.records.article_hashes()
@@ -74,7 +71,7 @@ def ingest(
             if old == article.content_hash:
                 report.unchanged.append(article.source)
             else:
-                (report.updated if old else report.added).append(article.source)
+                (report.added if old is None else report.updated).append(article.source)
                 changed.append(article)
         if paths is None:
             present = {a.source for a in articles} | {s.source for s in skipped}
@@ -113,7 +110,7 @@ def _index_articles(
     total = 0
     bar = tqdm(total=len(articles), unit="article", desc="indexing", disable=not progress or not articles)
     with bar:
-        for group in _groups(articles, embedder, max_tokens):
+        for group in _groups(articles, embedder, max_tokens, settings.ingest_batch):
             chunks = [c for _, cs in group for c in cs]
             vectors = embedder.embed([c.embed_text for c in chunks])
             old_ids = store.records.chunk_ids_of(a.source for a, _ in group)
@@ -134,15 +131,16 @@ def _index_articles(
 
 
 def _groups(
-    articles: list[Article], embedder: Embedder, max_tokens: int
+    articles: list[Article], embedder: Embedder, max_tokens: int, group_chunks: int
 ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    """Articles with their chunks, in groups of about `group_chunks` chunks embedded together."""
     group: list[tuple[Article, list[Chunk]]] = []
     size = 0
     for article in articles:
         chunks = chunk_article(article, embedder.count_tokens, max_tokens)
         group.append((article, chunks))
         size += len(chunks)
-        if size >= GROUP_CHUNKS:
+        if size >= group_chunks:
             yield group
             group, size = [], 0
     if group:

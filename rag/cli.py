@@ -91,7 +91,11 @@ def format_answer(result: Answer) -> str:
 
 
 @app.command()
-def status() -> None:
+def status(
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check that records, Chroma and keyword index agree.")
+    ] = False,
+) -> None:
     """Show what is indexed and where."""
     from rag.embeddings import get_embedder
     from rag.store import open_store
@@ -106,6 +110,13 @@ def status() -> None:
     typer.echo(f"chunks:      {chunks}")
     typer.echo(f"embedder:    {get_embedder().name}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
+    if verify:
+        drift = _run(store.verify)
+        if drift.ok:
+            typer.echo("verify:      records, Chroma and keyword index agree")
+        else:
+            typer.echo(f"error: index drift: {drift.summary()}; run `rag ingest` to repair it", err=True)
+            raise typer.Exit(1)
 
 
 @app.command(name="eval")

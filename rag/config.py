@@ -34,6 +34,8 @@ class Settings:
     """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
     max_file_bytes: int = 5 * 1024 * 1024
     """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
+    ingest_batch: int = 512
+    """RAG_INGEST_BATCH: chunks embedded and committed per step of an ingest (a killed ingest loses at most one)."""
     llm: str = "extractive"
     """RAG_LLM: the answerer; only `extractive` is available so far."""
     ui_host: str = "127.0.0.1"
@@ -58,6 +60,7 @@ class Settings:
             min_score=_float(env, "RAG_MIN_SCORE", d.min_score),
             max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
+            ingest_batch=_int(env, "RAG_INGEST_BATCH", d.ingest_batch, minimum=1),
             llm=env.get("RAG_LLM") or d.llm,
             ui_host=env.get("RAG_UI_HOST") or d.ui_host,
             ui_port=_int(env, "RAG_UI_PORT", d.ui_port, minimum=1),

@@ -246,3 +246,37 @@ class Records:
 
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self._connect().execute("SELECT id FROM chunks")}
+
+    def keyword_index_drift(self) -> int:
+        """Count chunks missing from the keyword index plus keyword rows with no chunk."""
+        db = self._connect()
+        missing = db.execute(
+            "SELECT COUNT(*) FROM chunks WHERE rowid NOT IN (SELECT rowid FROM chunks_fts)"
+        ).fetchone()[0]
+        extra = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN (SELECT rowid FROM chunks)").fetchone()[
+            0
+        ]
+        return int(missing) + int(extra)
+
+    def rebuild_keyword_index(self) -> None:
+        """Rebuild the keyword index from the chunks and article bodies it is derived from."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks_fts")
+            db.execute(
+                "INSERT INTO chunks_fts(rowid, title, text) SELECT c.rowid, a.title,"
+                " substr(a.body, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.source = c.source"
+            )
+
+    def sources_of(self, chunk_ids: Iterable[str]) -> set[str]:
+        db = self._connect()
+        sources = set()
+        for chunk_id in chunk_ids:
+            row = db.execute("SELECT source FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+            if row:
+                sources.add(row[0])
+        return sources
+
+    def forget_articles(self, sources: Iterable[str]) -> None:
+        """Mark articles as not indexed, so that the next ingest re-embeds them from their files."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET content_hash = '' WHERE source = ?", ((s,) for s in sources))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -24,6 +25,27 @@ log = logging.getLogger(__name__)
 RECORDS_FILE = "records.sqlite3"
 CHROMA_DIR = "chroma"
 _WRITE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Disagreements between the record of what is indexed, Chroma and the keyword index."""
+
+    vectors_without_record: list[str] = field(default_factory=list)
+    records_without_vector: list[str] = field(default_factory=list)
+    keyword_index: int = 0
+    pending: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.vectors_without_record or self.records_without_vector or self.keyword_index or self.pending)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.vectors_without_record)} vectors without a record, "
+            f"{len(self.records_without_vector)} records without a vector, "
+            f"{self.keyword_index} keyword-index mismatches, {self.pending} pending writes"
+        )
 
 
 class Store:
@@ -147,6 +169,40 @@ class Store:
         if orphans:
             log.info("removed %d vectors left by an interrupted ingest", len(orphans))
         return len(orphans)
+
+    def vector_ids(self) -> set[str]:
+        """Every id in the Chroma collection (paged: a large collection is not fetched at once)."""
+        ids: set[str] = set()
+        page = 10_000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+
+    def verify(self) -> Drift:
+        """Compare the records, Chroma and the keyword index; report what disagrees."""
+        committed = self.records.all_chunk_ids()
+        vectors = self.vector_ids()
+        return Drift(
+            vectors_without_record=sorted(vectors - committed),
+            records_without_vector=sorted(committed - vectors),
+            keyword_index=self.records.keyword_index_drift(),
+            pending=len(self.records.pending_ids()),
+        )
+
+    def repair_drift(self) -> Drift:
+        """Fix any drift: drop stray vectors; re-embed (next ingest) articles whose vectors are missing."""
+        self.repair()
+        if self.collection.count() == self.records.counts()[1] and not self.records.keyword_index_drift():
+            return Drift()  # the cheap check: equal counts after the journal replay
+        drift = self.verify()
+        self.delete_vectors(drift.vectors_without_record)
+        self.records.forget_articles(self.records.sources_of(drift.records_without_vector))
+        if drift.keyword_index:
+            self.records.rebuild_keyword_index()
+        log.warning("index drift repaired: %s", drift.summary())
+        return drift
 
     def is_empty(self) -> bool:
         return self.records.counts()[0] == 0

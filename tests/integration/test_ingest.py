@@ -173,3 +173,27 @@ def test_rebuild_starts_over(settings: Settings, write_article) -> None:
     report = ingest(settings, rebuild=True)
     assert report.added == ["a.md"]
     assert_stores_agree(open_store(settings))
+
+
+def test_verify_reports_drift_and_ingest_repairs_it(settings: Settings, write_article) -> None:
+    write_article("a.md", STORY, title="Ferry")
+    write_article("b.md", "Zebras paraded downtown. The zebras were calm.", title="Zebras")
+    ingest(settings)
+    store = open_store(settings)
+    assert store.verify().ok
+    # Damage all three stores behind the indexer's back.
+    lost = store.records.chunk_ids_of(["a.md"])
+    store.collection.delete(ids=lost)
+    store.upsert_vectors(["f" * 32], get_embedder().embed(["stray"]), ["stray"], [{"source": "x.md"}])
+    with store.records.transaction() as db:
+        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = 'b.md')")
+    drift = store.verify()
+    assert drift.vectors_without_record == ["f" * 32]
+    assert drift.records_without_vector == sorted(lost)
+    assert drift.keyword_index > 0
+    assert store.records.keyword_search("zebras", 5) == []
+    report = ingest(settings)
+    assert report.updated == ["a.md"]  # re-embedded because its vectors were lost
+    assert store.verify().ok
+    assert_stores_agree(store)
+    assert store.records.keyword_search("zebras", 5)
