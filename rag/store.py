@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import EmbedderMismatchError, StoreUnavailableError
+from rag.errors import EmbedderMismatchError, RagError, StoreUnavailableError
 from rag.records import Records
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Store:
         except Exception as exc:  # chromadb raises plain exceptions for a server that is down
             where = url or str(self.settings.data_dir / CHROMA_DIR)
             raise StoreUnavailableError(
-                f"cannot open the Chroma store at {where} ({exc}); check RAG_CHROMA_URL or RAG_DATA_DIR"
+                f"cannot open the Chroma store at {where} ({_first_line(exc)}); check RAG_CHROMA_URL or RAG_DATA_DIR"
             ) from None
 
     @cached_property
@@ -96,7 +97,9 @@ class Store:
                 metadata={"embedder": self.embedder_name, "dimension": self.dimension},
             )
         except Exception as exc:
-            raise StoreUnavailableError(f"cannot open Chroma collection {self.settings.collection!r} ({exc})") from None
+            raise StoreUnavailableError(
+                f"cannot open Chroma collection {self.settings.collection!r} ({_first_line(exc)})"
+            ) from None
         meta = collection.metadata or {}
         self._check_embedder(meta.get("embedder"), meta.get("dimension"), "Chroma collection")
         return collection
@@ -114,28 +117,48 @@ class Store:
                 f"not {self.embedder_name} ({self.dimension}-d); re-index with `rag ingest --rebuild`"
             )
 
+    @contextmanager
+    def _chroma(self) -> Iterator[None]:
+        """Turn a failure to reach the Chroma server into a one-line error."""
+        try:
+            yield
+        except RagError:
+            raise
+        except Exception as exc:
+            if not self.settings.chroma_url:
+                raise
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {self.settings.chroma_url} ({type(exc).__name__}); "
+                "start it or unset RAG_CHROMA_URL"
+            ) from None
+
     def upsert_vectors(
         self, ids: Sequence[str], vectors: np.ndarray, documents: Sequence[str], metadatas: Sequence[dict[str, Any]]
     ) -> None:
         for i in range(0, len(ids), _WRITE_BATCH):
             sl = slice(i, i + _WRITE_BATCH)
-            self.collection.upsert(
-                ids=list(ids[sl]),
-                embeddings=vectors[sl],
-                documents=list(documents[sl]),
-                metadatas=list(metadatas[sl]),
-            )
+            with self._chroma():
+                self.collection.upsert(
+                    ids=list(ids[sl]),
+                    embeddings=vectors[sl],
+                    documents=list(documents[sl]),
+                    metadatas=list(metadatas[sl]),
+                )
 
     def delete_vectors(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _WRITE_BATCH):
-            self.collection.delete(ids=list(ids[i : i + _WRITE_BATCH]))
+            with self._chroma():
+                self.collection.delete(ids=list(ids[i : i + _WRITE_BATCH]))
 
     def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[str, np.ndarray]]:
         """Return (chunk id, vector) of the nearest chunks, nearest first."""
-        count = self.collection.count()
-        if count == 0:
-            return []
-        result = self.collection.query(query_embeddings=[vector], n_results=min(limit, count), include=["embeddings"])
+        with self._chroma():
+            count = self.collection.count()
+            if count == 0:
+                return []
+            result = self.collection.query(
+                query_embeddings=[vector], n_results=min(limit, count), include=["embeddings"]
+            )
         ids = result["ids"][0]
         embeddings = result["embeddings"]
         assert embeddings is not None
@@ -144,7 +167,8 @@ class Store:
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        with self._chroma():
+            got = self.collection.get(ids=list(ids), include=["embeddings"])
         embeddings = got["embeddings"]
         assert embeddings is not None
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)}
@@ -175,7 +199,8 @@ class Store:
         ids: set[str] = set()
         page = 10_000
         while True:
-            got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            with self._chroma():
+                got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
             ids.update(got)
             if len(got) < page:
                 return ids
@@ -194,7 +219,9 @@ class Store:
     def repair_drift(self) -> Drift:
         """Fix any drift: drop stray vectors; re-embed (next ingest) articles whose vectors are missing."""
         self.repair()
-        if self.collection.count() == self.records.counts()[1] and not self.records.keyword_index_drift():
+        with self._chroma():
+            vector_count = self.collection.count()
+        if vector_count == self.records.counts()[1] and not self.records.keyword_index_drift():
             return Drift()  # the cheap check: equal counts after the journal replay
         drift = self.verify()
         self.delete_vectors(drift.vectors_without_record)
@@ -218,6 +245,11 @@ class Store:
         for suffix in ("", "-wal", "-shm"):
             (self.settings.data_dir / (RECORDS_FILE + suffix)).unlink(missing_ok=True)
         self.records = Records(self.settings.data_dir / RECORDS_FILE)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 _stores: dict[tuple[str, str | None, str], Store] = {}
