@@ -215,3 +215,36 @@ def test_browser_shows_article_html_literally_and_runs_none_of_it(served: Served
     assert "Zanzibar <b>clove</b> harvest" in sources
     assert "<script>" in page.inner_text("#chat")
     page.close()
+
+
+def test_binds_loopback_by_default_and_login_guards_the_api(
+    served: Served, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from gradio_client import Client
+
+    from ui.app import build_app, launch
+
+    assert Settings.from_env({}).ui_host == "127.0.0.1"
+    secret = "s3cret-pa55word"
+    settings = Settings.from_env({"RAG_UI_AUTH": f"reader:{secret}"}).with_overrides(
+        corpus_dir=served.settings.corpus_dir,
+        data_dir=served.settings.data_dir,
+        collection=served.settings.collection,
+        ui_port=free_port(),
+    )
+    assert secret not in repr(settings)
+    page = build_app(settings)
+    launch(page, settings, block=False)
+    try:
+        assert page.server_name == "127.0.0.1"
+        url = f"http://127.0.0.1:{settings.ui_port}/"
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do; the point is no answer
+            Client(url, verbose=False).predict("Why did Krause resign?", api_name="/ask")
+        with pytest.raises(Exception):  # noqa: B017
+            Client(url, auth=("reader", "wrong"), verbose=False)
+        data = Client(url, auth=("reader", secret), verbose=False).predict("Why did Krause resign?", api_name="/ask")
+        assert data["citations"]
+    finally:
+        page.close()
+    out, err = capfd.readouterr()
+    assert secret not in out + err + caplog.text
