@@ -35,7 +35,7 @@ def main(count: int) -> None:
 
     # The exact texts our ingest embeds.
     articles, _ = load_articles(files, corpus, max_bytes=settings.max_file_bytes)
-    texts = [c.embed_text for a in articles for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens)]
+    texts = [c.text for a in articles for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens)]
     model.encode(texts[:64])  # warm-up
 
     def raw() -> float:

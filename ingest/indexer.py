@@ -112,7 +112,7 @@ def _index_articles(
     with bar:
         for group in _groups(articles, embedder, max_tokens, settings.ingest_batch):
             chunks = [c for _, cs in group for c in cs]
-            vectors = embedder.embed([c.embed_text for c in chunks])
+            vectors = embedder.embed([c.text for c in chunks])
             old_ids = store.records.chunk_ids_of(a.source for a, _ in group)
             new_ids = [c.id for c in chunks]
             # Journal first: if we die after the Chroma write, the next run deletes these orphans.

@@ -64,7 +64,7 @@ def answer(
     shown = [_source_passage(p) for p in passages]
     if not is_covered(cleaned, passages, settings.min_score):
         return Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
-    extract = extract_answer(cleaned, query_vector, passages, embedder)
+    extract = extract_answer(cleaned, query_vector, passages, embedder, store.records.body)
     if not extract.citations:
         return Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
     return Answer(question=question, text=extract.text, citations=extract.citations, passages=shown, notes=notes)

@@ -34,7 +34,7 @@ class Settings:
     """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
     max_file_bytes: int = 5 * 1024 * 1024
     """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
-    ingest_batch: int = 512
+    ingest_batch: int = 1024
     """RAG_INGEST_BATCH: chunks embedded and committed per step of an ingest (a killed ingest loses at most one)."""
     llm: str = "extractive"
     """RAG_LLM: the answerer; only `extractive` is available so far."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,6 @@ class Chunk:
     start: int
     end: int
     text: str
-    embed_text: str = field(repr=False)
-    """What is embedded: the text under a title header, which helps retrieval."""
 
 
 def chunk_id(source: str, content_hash: str, index: int) -> str:

@@ -144,6 +144,10 @@ class Records:
         )
         return [ArticleSummary(*row) for row in rows]
 
+    def body(self, source: str) -> str | None:
+        row = self._connect().execute("SELECT body FROM articles WHERE source = ?", (source,)).fetchone()
+        return None if row is None else str(row[0])
+
     def article(self, source: str) -> Article | None:
         row = (
             self._connect()

@@ -37,7 +37,7 @@ def test_chunks_are_verbatim_and_fit_the_embedder(shared_dir: Path, limit: int) 
         assert chunks
         for chunk in chunks:
             assert article.body[chunk.start : chunk.end] == chunk.text
-            assert embedder.count_tokens([chunk.embed_text])[0] <= min(limit, embedder.max_tokens)
+            assert embedder.count_tokens([chunk.text])[0] <= min(limit, embedder.max_tokens)
         covered = set().union(*(range(c.start, c.end) for c in chunks))
         assert all(i in covered or article.body[i].isspace() for i in range(len(article.body)))
 

@@ -13,11 +13,11 @@ def words(texts: Sequence[str]) -> list[int]:
 def test_chunks_overlap_by_one_sentence_and_fit() -> None:
     body = " ".join(f"Sentence number {i} has six words." for i in range(10))
     article = Article("a.md", "T", body)
-    chunks = chunk_article(article, words, max_tokens=22)  # header "T\n" = 1 word -> 19 words of text
+    chunks = chunk_article(article, words, max_tokens=22)  # 20 words of text per chunk
     assert len(chunks) > 1
     for chunk in chunks:
         assert body[chunk.start : chunk.end] == chunk.text
-        assert words([chunk.embed_text])[0] <= 22
+        assert words([chunk.text])[0] <= 22
     for before, after in zip(chunks, chunks[1:], strict=False):
         last_sentence = before.text.rsplit(". ", 1)[-1]
         assert after.text.startswith(last_sentence.rstrip("."))
@@ -26,7 +26,7 @@ def test_chunks_overlap_by_one_sentence_and_fit() -> None:
 def test_sentence_longer_than_budget_is_cut_at_words() -> None:
     body = " ".join(f"w{i}" for i in range(100))  # one 100-word sentence
     chunks = chunk_article(Article("a.md", "T", body), words, max_tokens=20)
-    assert all(words([c.embed_text])[0] <= 20 for c in chunks)
+    assert all(words([c.text])[0] <= 20 for c in chunks)
     covered = " ".join(c.text for c in chunks).split()
     assert set(covered) == set(body.split())
 
