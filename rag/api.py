@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from rag.answering.citations import check_citations
 from rag.answering.extractive import extract_answer
+from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
-from rag.errors import ConfigError, IndexMissingError
+from rag.errors import IndexMissingError
 from rag.models import Answer, Citation, SourcePassage
 from rag.refusal import is_covered
 from rag.retrieval import Passage, retrieve
@@ -20,7 +24,6 @@ log = logging.getLogger(__name__)
 
 EMPTY_QUESTION = "Please type a question about the news articles."
 NOT_COVERED = "The indexed articles do not cover this question."
-ANSWERERS = ("extractive",)
 _FOLLOW_UP_WORDS = frozenset(
     ["it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "this", "that", "these", "those", "there"]
 )
@@ -28,7 +31,7 @@ _FOLLOW_UP_WORDS = frozenset(
 History = Sequence[Any]
 """Earlier turns: (user, assistant) pairs, or {"role", "content"} messages."""
 
-__all__ = ["Answer", "Citation", "SourcePassage", "answer"]
+__all__ = ["Answer", "Citation", "SourcePassage", "answer", "answer_stream"]
 
 
 def answer(
@@ -43,14 +46,33 @@ def answer(
     """Answer a question from the indexed articles, citing verbatim passages.
 
     With no index yet, the corpus dir is indexed first. A question the articles do not cover gets
-    `refused=True` and a plain sentence saying so.
+    `refused=True` and a plain sentence saying so, and no LLM is called.
     """
+    final: Answer | None = None
+    for item in answer_stream(question, history=history, settings=settings, k=k, store=store, embedder=embedder):
+        if isinstance(item, Answer):
+            final = item
+    assert final is not None
+    return final
+
+
+def answer_stream(
+    question: str,
+    *,
+    history: History | None = None,
+    settings: Settings | None = None,
+    k: int | None = None,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+) -> Iterator[str | Answer]:
+    """Yield the answer as text deltas, then the checked `Answer` (which may differ from the deltas:
+    unsupported sentences flagged, citations repaired, or an extractive fallback)."""
     settings = settings or Settings.from_env()
-    if settings.llm not in ANSWERERS:
-        raise ConfigError(f"RAG_LLM={settings.llm!r} is not available; valid values: {', '.join(ANSWERERS)}")
+    spec = parse_llm(settings.llm)
     cleaned = clean_question(question)
     if not cleaned:
-        return Answer(question=question, text=EMPTY_QUESTION, refused=True, notes=["empty question"])
+        yield Answer(question=question, text=EMPTY_QUESTION, refused=True, notes=["empty question"])
+        return
     notes: list[str] = []
     if len(cleaned) > settings.max_question_chars:
         cleaned = cleaned[: settings.max_question_chars]
@@ -58,16 +80,79 @@ def answer(
     store = store or open_store(settings)
     ensure_index(settings, store)
     embedder = embedder or get_embedder()
-    query = retrieval_query(cleaned, history)
+    turns = conversation_turns(history)
+    query = retrieval_query(cleaned, turns)
+    if spec is not None and turns:
+        try:
+            query = condense_question(chat_model(spec, settings), cleaned, turns)
+        except Exception as exc:  # the heuristic query is a fine fallback
+            log.warning("condensing the follow-up with %s failed (%s)", spec.label, failure_reason(exc))
     query_vector = embedder.embed_one(query)
     passages = retrieve(store, query, query_vector, k or settings.top_k)
     shown = [_source_passage(p) for p in passages]
     if not is_covered(cleaned, passages, settings.min_score):
-        return Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
-    extract = extract_answer(cleaned, query_vector, passages, embedder, store.records.body)
-    if not extract.citations:
-        return Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
-    return Answer(question=question, text=extract.text, citations=extract.citations, passages=shown, notes=notes)
+        yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
+        return
+
+    def extractive(extra_notes: list[str]) -> Iterator[str | Answer]:
+        extract = extract_answer(cleaned, query_vector, passages, embedder, store.records.body)
+        if not extract.citations:
+            yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
+            return
+        for piece in split_after_markers(extract.text):
+            yield piece + " "
+        yield Answer(
+            question=question, text=extract.text, citations=extract.citations, passages=shown, notes=notes + extra_notes
+        )
+
+    if spec is None:
+        yield from extractive([])
+        return
+    try:
+        raw = ""
+        started = time.monotonic()
+        for delta in stream_answer(chat_model(spec, settings), cleaned, passages):
+            if time.monotonic() - started > settings.llm_timeout:
+                raise TimeoutError
+            raw += delta
+            yield delta
+        checked = check_citations(raw, passages, embedder)
+    except Exception as exc:  # any failure of the model: fall back, and say so
+        reason = failure_reason(exc)
+        log.warning("%s answerer failed (%s); using the extractive answer", spec.label, reason)
+        yield from extractive([f"the {spec.label} answerer failed ({reason}); showing the extractive answer"])
+        return
+    if checked.declined or checked.supported == 0:
+        why = "found no answer in the passages" if checked.declined else "gave no sentence the articles support"
+        yield from extractive([f"the {spec.label} answerer {why}; showing the extractive answer", *checked.notes])
+        return
+    yield Answer(
+        question=question,
+        text=checked.text,
+        citations=checked.citations,
+        passages=shown,
+        backend=spec.label,
+        notes=notes + checked.notes,
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short reason that never repeats the exception's message (it could hold a URL or a key)."""
+    name = type(exc).__name__
+    if isinstance(exc, TimeoutError) or "Timeout" in name:
+        return "timed out"
+    if "Connection" in name or isinstance(exc, ConnectionError):
+        return "cannot connect"
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status else name
+
+
+def split_after_markers(text: str) -> list[str]:
+    """Pieces of an answer, each ending with its `[n]` marker, for sentence-by-sentence display."""
+    return [m.group().strip() for m in _PIECE.finditer(text) if m.group().strip()]
+
+
+_PIECE = re.compile(r".+?\[\d+\](?=\s|$)|.+$", re.DOTALL)
 
 
 def ensure_index(settings: Settings, store: Store) -> None:
@@ -87,9 +172,9 @@ def ensure_index(settings: Settings, store: Store) -> None:
         )
 
 
-def retrieval_query(question: str, history: History | None) -> str:
+def retrieval_query(question: str, turns: Sequence[tuple[str, str]]) -> str:
     """Fold the previous question into a follow-up ("Who criticized it?") so retrieval has context."""
-    previous = _last_user_turn(history)
+    previous = turns[-1][0] if turns else None
     if not previous:
         return question
     words = question.lower().replace("?", " ").split()
@@ -98,14 +183,26 @@ def retrieval_query(question: str, history: History | None) -> str:
     return question
 
 
-def _last_user_turn(history: History | None) -> str | None:
-    for turn in reversed(history or []):
+def conversation_turns(history: History | None) -> list[tuple[str, str]]:
+    """Normalise history to (question, answer) pairs; accepts pairs or role/content messages."""
+    turns: list[tuple[str, str]] = []
+    pending: str | None = None
+    for turn in history or []:
         if isinstance(turn, dict):
-            if turn.get("role") == "user" and isinstance(turn.get("content"), str):
-                return clean_question(turn["content"])
-        elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
-            return clean_question(turn[0])
-    return None
+            content = turn.get("content")
+            content = content if isinstance(content, str) else ""
+            if turn.get("role") == "user":
+                if pending is not None:
+                    turns.append((pending, ""))
+                pending = clean_question(content)
+            elif turn.get("role") == "assistant" and pending is not None:
+                turns.append((pending, content))
+                pending = None
+        elif isinstance(turn, list | tuple) and len(turn) == 2 and isinstance(turn[0], str):
+            turns.append((clean_question(turn[0]), str(turn[1] or "")))
+    if pending is not None:
+        turns.append((pending, ""))
+    return [t for t in turns if t[0]]
 
 
 def _source_passage(p: Passage) -> SourcePassage:

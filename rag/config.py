@@ -37,7 +37,15 @@ class Settings:
     ingest_batch: int = 1024
     """RAG_INGEST_BATCH: chunks embedded and committed per step of an ingest (a killed ingest loses at most one)."""
     llm: str = "extractive"
-    """RAG_LLM: the answerer; only `extractive` is available so far."""
+    """RAG_LLM: the answerer: extractive, openai:<model>, llamacpp:<path.gguf> or local."""
+    llm_base_url: str | None = None
+    """RAG_LLM_BASE_URL: an OpenAI-compatible server's base URL (default: OpenAI's)."""
+    llm_api_key: str | None = field(default=None, repr=False)
+    """RAG_LLM_API_KEY, else OPENAI_API_KEY: the server's key; never printed."""
+    llm_timeout: float = 60.0
+    """RAG_LLM_TIMEOUT: seconds before an LLM call gives up and the extractive answer is used."""
+    llm_max_tokens: int = 256
+    """RAG_LLM_MAX_TOKENS: longest generated answer, in tokens."""
     ui_host: str = "127.0.0.1"
     """RAG_UI_HOST: the address the chat binds; another host only when asked."""
     ui_port: int = 7860
@@ -62,6 +70,10 @@ class Settings:
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
             ingest_batch=_int(env, "RAG_INGEST_BATCH", d.ingest_batch, minimum=1),
             llm=env.get("RAG_LLM") or d.llm,
+            llm_base_url=env.get("RAG_LLM_BASE_URL") or None,
+            llm_api_key=env.get("RAG_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            llm_timeout=_float(env, "RAG_LLM_TIMEOUT", d.llm_timeout),
+            llm_max_tokens=_int(env, "RAG_LLM_MAX_TOKENS", d.llm_max_tokens, minimum=16),
             ui_host=env.get("RAG_UI_HOST") or d.ui_host,
             ui_port=_int(env, "RAG_UI_PORT", d.ui_port, minimum=1),
             ui_auth=_auth(env.get("RAG_UI_AUTH")),

@@ -11,17 +11,19 @@ from typing import Any
 import gradio as gr
 
 from ingest.indexer import IngestReport, ingest
-from rag.api import answer
+from rag.answering.llm import parse_llm
+from rag.api import answer, answer_stream
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Answer
 from rag.store import open_store
-from ui.render import answer_markdown, answer_pieces, corpus_html, footer_markdown, sources_html
+from ui.render import answer_markdown, corpus_html, footer_markdown, sources_html
 from ui.uploads import save_upload
 
 log = logging.getLogger(__name__)
 
 AnswerFn = Callable[..., Answer]
+StreamFn = Callable[..., Iterator[str | Answer]]
 IngestFn = Callable[..., IngestReport]
 Turns = list[tuple[str, str]]
 
@@ -55,28 +57,37 @@ def build_app(
     settings: Settings | None = None,
     *,
     answer_fn: AnswerFn = answer,
+    stream_fn: StreamFn = answer_stream,
     ingest_fn: IngestFn = ingest,
     examples: Sequence[str] = DEFAULT_EXAMPLES,
 ) -> gr.Blocks:
     """Assemble the chat page; nothing is loaded or indexed until a request comes in."""
     settings = settings or Settings.from_env()
+    spec = parse_llm(settings.llm)
+    backend = "extractive" if spec is None else spec.label
 
     def respond(question: str, turns: Turns, chat: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
         question = question or ""
         chat = [*chat, {"role": "user", "content": html.escape(question)}]
         yield "", turns, chat, gr.skip()
+        chat.append({"role": "assistant", "content": ""})
+        streamed = ""
+        result: Answer | None = None
         try:
-            result = answer_fn(question, history=turns, settings=settings)
+            # Deltas as they come (sentences from the extractive answerer, tokens from an LLM), then the
+            # checked answer, which replaces them.
+            for item in stream_fn(question, history=turns, settings=settings):
+                if isinstance(item, Answer):
+                    result = item
+                else:
+                    streamed += item
+                    chat[-1] = {"role": "assistant", "content": answer_markdown(streamed)}
+                    yield "", turns, chat, gr.skip()
         except RagError as exc:
-            chat.append({"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"})
+            chat[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
             yield "", turns, chat, gr.skip()
             return
-        chat.append({"role": "assistant", "content": ""})
-        pieces = answer_pieces(result.text)
-        # Sentence by sentence: each piece ends with its [n] marker.
-        for shown in range(1, len(pieces)):
-            chat[-1] = {"role": "assistant", "content": answer_markdown(" ".join(pieces[:shown]))}
-            yield "", turns, chat, gr.skip()
+        assert result is not None
         chat[-1] = {"role": "assistant", "content": answer_markdown(result.text, result.refused, result.notes)}
         yield "", [*turns, (question, result.text)], chat, sources_html(result)
 
@@ -84,9 +95,9 @@ def build_app(
         try:
             records = open_store(settings).records
             articles, chunks = records.counts()
-            return corpus_html(records.articles()), footer_markdown(settings.llm, articles, chunks)
+            return corpus_html(records.articles()), footer_markdown(backend, articles, chunks)
         except RagError as exc:
-            return f"<p>⚠ {html.escape(str(exc))}</p>", footer_markdown(settings.llm, 0, 0)
+            return f"<p>⚠ {html.escape(str(exc))}</p>", footer_markdown(backend, 0, 0)
 
     def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         if not files:

@@ -6,12 +6,12 @@ import html
 import re
 from collections.abc import Sequence
 
+from rag.answering.citations import UNSUPPORTED_TAG
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import ArticleSummary
 
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
-_SENTENCE_WITH_MARKER = re.compile(r".+?\[\d+\](?=\s|$)|.+$", re.DOTALL)
 
 
 def escape_markdown(text: str) -> str:
@@ -22,16 +22,12 @@ def escape_markdown(text: str) -> str:
 def answer_markdown(text: str, refused: bool = False, notes: Sequence[str] = ()) -> str:
     """The chat message for an answer: escaped text, `[n]` markers as superscript badges."""
     body = _MARKER.sub(r"<sup>[\1]</sup>", escape_markdown(text))
+    body = body.replace(UNSUPPORTED_TAG, f"<small><i>{UNSUPPORTED_TAG}</i></small>")
     if refused:
         body = f"ⓘ *{body}*"
     for note in notes:
         body += f"\n\n<small>Note: {escape_markdown(note)}</small>"
     return body
-
-
-def answer_pieces(text: str) -> list[str]:
-    """Split an answer after each `[n]` marker, so it can be shown sentence by sentence."""
-    return [m.group().strip() for m in _SENTENCE_WITH_MARKER.finditer(text) if m.group().strip()]
 
 
 def sources_html(answer: Answer | None) -> str:

@@ -1,6 +1,7 @@
+from rag.api import split_after_markers
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import ArticleSummary
-from ui.render import answer_markdown, answer_pieces, corpus_html, escape_markdown, sources_html
+from ui.render import answer_markdown, corpus_html, escape_markdown, sources_html
 
 EVIL = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
 
@@ -20,8 +21,8 @@ def test_refusal_looks_different_and_notes_are_shown() -> None:
 
 
 def test_answer_pieces_split_after_markers() -> None:
-    assert answer_pieces("One thing. [1] Two things. [2] Tail") == ["One thing. [1]", "Two things. [2]", "Tail"]
-    assert answer_pieces("No markers at all.") == ["No markers at all."]
+    assert split_after_markers("One thing. [1] Two things. [2] Tail") == ["One thing. [1]", "Two things. [2]", "Tail"]
+    assert split_after_markers("No markers at all.") == ["No markers at all."]
 
 
 def test_sources_highlight_quote_inside_escaped_passage() -> None:

@@ -1,0 +1,120 @@
+"""Check an LLM's answer against the passages: every kept citation quotes a sentence that supports it.
+
+For each sentence of the answer: markers pointing to no passage are dropped; the sentences of the
+passages it cites (or, if it cites none or they do not support it, of every passage) are scored by
+embedding similarity and word overlap; the best one above the bar becomes its citation, quoted
+verbatim with its offsets. A sentence no passage supports keeps no marker and is flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.models import Citation
+from rag.retrieval import Passage
+from rag.text import keyword_terms, sentence_spans, stem
+
+SUPPORT_BAR = 0.55
+"""Combined score a passage sentence needs to count as support (calibrated on scripted answers)."""
+DENSE_WEIGHT = 0.6
+UNSUPPORTED_TAG = "(unsupported)"
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_NOT_COVERED = re.compile(r"\b(do(es)? not|don't|doesn't) (cover|contain|mention|say)|no information", re.IGNORECASE)
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    supported: int = 0
+    unsupported: int = 0
+    declined: bool = False
+    """The model said the passages do not cover the question."""
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    passage: int
+    start: int
+    end: int
+    text: str
+
+
+def check_citations(raw: str, passages: list[Passage], embedder: Embedder) -> CheckedAnswer:
+    """Verify and repair the `[n]` citations of a generated answer (see module docstring)."""
+    text = raw.strip()
+    if not text:
+        return CheckedAnswer("", notes=["the model returned an empty answer"])
+    evidence = _evidence(passages)
+    claims = [(text[s:e]) for s, e in sentence_spans(text)]
+    if not claims or not evidence:
+        return CheckedAnswer(text, notes=["the model's answer has no checkable sentence"])
+    stripped = [_MARKER.sub("", c).strip() for c in claims]
+    if all(_NOT_COVERED.search(c) for c in stripped):
+        return CheckedAnswer(text, declined=True)
+    ev_vectors = embedder.embed([e.text for e in evidence])
+    claim_vectors = embedder.embed(stripped)
+    result = CheckedAnswer("")
+    numbers: dict[tuple[int, int], int] = {}
+    parts: list[str] = []
+    for claim, plain, vector in zip(claims, stripped, claim_vectors, strict=True):
+        cited = {int(n) for n in _MARKER.findall(claim)}
+        valid = {n for n in cited if 1 <= n <= len(passages)}
+        if cited - valid:
+            result.notes.append(f"removed citation(s) {sorted(cited - valid)} that point to no passage")
+        best = _best_support(plain, vector, evidence, ev_vectors, valid)
+        if best is None and valid:
+            best = _best_support(plain, vector, evidence, ev_vectors, set())
+        if best is None:
+            result.unsupported += 1
+            result.notes.append(f"unsupported by the articles: \u201c{_short(plain)}\u201d")
+            parts.append(f"{plain} {UNSUPPORTED_TAG}")
+            continue
+        ev, score = best
+        key = (ev.passage, ev.start)
+        if key not in numbers:
+            numbers[key] = len(result.citations) + 1
+            p = passages[ev.passage]
+            result.citations.append(Citation(numbers[key], p.source, p.title, ev.text, ev.start, ev.end, score))
+        result.supported += 1
+        parts.append(f"{plain} [{numbers[key]}]")
+    result.text = " ".join(parts)
+    return result
+
+
+def _evidence(passages: list[Passage]) -> list[_Evidence]:
+    found = []
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.text):
+            found.append(_Evidence(i + 1, p.start + s, p.start + e, p.text[s:e]))
+    return found
+
+
+def _best_support(
+    claim: str, vector: np.ndarray, evidence: list[_Evidence], vectors: np.ndarray, only: set[int]
+) -> tuple[_Evidence, float] | None:
+    best: tuple[_Evidence, float] | None = None
+    for ev, ev_vector in zip(evidence, vectors, strict=True):
+        if only and ev.passage not in only:
+            continue
+        score = DENSE_WEIGHT * float(ev_vector @ vector) + (1 - DENSE_WEIGHT) * _overlap(claim, ev.text)
+        if score >= SUPPORT_BAR and (best is None or score > best[1]):
+            best = (ev, score)
+    return best
+
+
+def _overlap(claim: str, sentence: str) -> float:
+    """Fraction of the claim's content words (stemmed) found in the sentence."""
+    wanted = {stem(w) for w in keyword_terms(claim)}
+    if not wanted:
+        return 0.0
+    return len(wanted & {stem(w) for w in keyword_terms(sentence)}) / len(wanted)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
