@@ -79,7 +79,7 @@ def check_citations(raw: str, passages: list[Passage], embedder: Embedder) -> Ch
         key = (ev.passage, ev.start)
         if key not in numbers:
             numbers[key] = len(result.citations) + 1
-            p = passages[ev.passage]
+            p = passages[ev.passage - 1]
             result.citations.append(Citation(numbers[key], p.source, p.title, ev.text, ev.start, ev.end, score))
         result.supported += 1
         parts.append(f"{plain} [{numbers[key]}]")
