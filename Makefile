@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch first, pinned: 2.13.0 is the CPU build on these machines (a plain `torch` pulls a CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test setup setup-test lint clean
+.PHONY: run test bench setup setup-test clean
 
 run: $(VENV)/.installed
 	$(BIN)/rag ingest
@@ -29,9 +29,17 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The tests run the LLM answerers too: the local extra builds llama-cpp-python (several minutes).
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.all
 
 clean:
 	rm -rf $(VENV) .rag

@@ -1,0 +1,168 @@
+"""Summarise bench/results/*.json into bench/RESULTS.md and bench/results.png.
+
+Usage: python -m bench.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH_DIR, RESULTS_DIR
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def bar_rows() -> list[tuple[str, str, str, bool | None]]:
+    """(figure, bar, measured, met) for every bar of the benchmark issue."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    ing, q, cold, qual = load("ingest-1000"), load("query"), load("cold"), load("quality")
+    rss = load("rss-100000")
+
+    def add(figure: str, bar: str, value: Any, ok: bool | None) -> None:
+        rows.append((figure, bar, "not measured" if value is None else str(value), ok if value is not None else None))
+
+    if ing:
+        add(
+            "full ingest / raw encode of the same chunk texts (1,000 articles)",
+            "<= 1.15",
+            f"{ing['ratio_ours_over_raw']} ({ing['ours_s']} s / {ing['raw_encode_s']} s)",
+            ing["ratio_ours_over_raw"] <= 1.15,
+        )
+        add(
+            "full ingest / peer ingest, same articles",
+            "<= 1.0",
+            f"{ing['ratio_ours_over_peer']} ({ing['ours_s']} s / {ing['peer_s']} s)",
+            ing["ratio_ours_over_peer"] <= 1.0,
+        )
+        add(
+            "re-ingest unchanged / first ingest",
+            "<= 0.03, 0 embeddings",
+            f"{ing['ratio_reingest_over_first']} ({ing['reingest_s']} s, {ing['reingest_embeddings']} embeddings)",
+            ing["ratio_reingest_over_first"] <= 0.03 and ing["reingest_embeddings"] == 0,
+        )
+    else:
+        add("ingest bars", "", None, None)
+    if q and "retrieval_10000" in q:
+        r, p = q["retrieval_10000"], q.get("peer_similarity_search_10000")
+        ratio = q.get("retrieval_over_peer_10k")
+        add(
+            "retrieval p50 at 10k chunks (warm)",
+            "<= 30 ms and <= 1.5x peer",
+            f"{r['p50_ms']} ms; peer {p['p50_ms'] if p else '?'} ms; ratio {ratio}",
+            r["p50_ms"] <= 30 and (ratio is not None and ratio <= 1.5),
+        )
+        a = q.get("answer_10000")
+        if a:
+            add(
+                "extractive answer() p50 / p95 at 10k chunks (warm)",
+                "<= 150 / 300 ms",
+                f"{a['p50_ms']} / {a['p95_ms']} ms",
+                a["p50_ms"] <= 150 and a["p95_ms"] <= 300,
+            )
+        growth = q.get("retrieval_growth_1k_to_100k")
+        add("retrieval p50 growth 1k -> 100k chunks", "<= 3x", growth, None if growth is None else growth <= 3)
+    else:
+        add("query bars", "", None, None)
+    if cold:
+        add(
+            "cold `rag ask` / bare import + model load + one encode",
+            "<= 1.3",
+            f"{cold['ratio']} ({cold['rag_ask_median_s']} s / {cold['bare_median_s']} s)",
+            cold["ratio"] <= 1.3,
+        )
+    add(
+        "peak RSS answering at 100k chunks",
+        "<= 1.5 GB",
+        f"{rss['peak_rss_mb']} MB" if rss else None,
+        None if not rss else rss["peak_rss_mb"] <= 1536,
+    )
+    if qual:
+        d, n = qual["dev_set"], qual["needles"]
+        add(
+            "hit@3, dev set with distractors",
+            ">= peer and >= 0.95",
+            f"{d['ours']} (peer {d['peer']})",
+            d["ours"] >= d["peer"] and d["ours"] >= 0.95,
+        )
+        add(
+            "hit@3, 200 synthetic needles over 1,000 articles",
+            ">= peer and >= 0.95",
+            f"{n['ours']} (peer {n['peer']})",
+            n["ours"] >= n["peer"] and n["ours"] >= 0.95,
+        )
+    return rows
+
+
+def plot(path: Path) -> bool:
+    ing, q = load("ingest-1000"), load("query")
+    if not ing and not q:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if ing:
+        names = ["raw encode", "newsrag", "peer (LangChain tutorial)"]
+        values = [ing["raw_encode_s"], ing["ours_s"], ing["peer_s"]]
+        axes[0].bar(names, values, color=["#9ca3af", "#2563eb", "#f59e0b"])
+        axes[0].set_title(f"Ingest of {ing['articles']} articles (s, lower is better)")
+        for i, v in enumerate(values):
+            axes[0].text(i, v, f"{v:.1f}", ha="center", va="bottom")
+    if q:
+        sizes = [s for s in (1000, 10000, 100000) if f"retrieval_{s}" in q]
+        axes[1].plot(
+            sizes, [q[f"retrieval_{s}"]["p50_ms"] for s in sizes], "o-", label="newsrag retrieval p50", color="#2563eb"
+        )
+        if "answer_10000" in q:
+            axes[1].plot([10000], [q["answer_10000"]["p50_ms"]], "s", label="newsrag answer() p50", color="#16a34a")
+        if "peer_similarity_search_10000" in q:
+            axes[1].plot(
+                [10000],
+                [q["peer_similarity_search_10000"]["p50_ms"]],
+                "^",
+                label="peer similarity_search p50",
+                color="#f59e0b",
+            )
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel("chunks in the index")
+        axes[1].set_ylabel("ms")
+        axes[1].set_title("Warm query latency")
+        axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> None:
+    rows = bar_rows()
+    lines = [
+        "# Benchmark results",
+        "",
+        "Produced by `python -m bench.report` from `bench/results/*.json` (each benchmark's command is in its",
+        "JSON file's name: `python -m bench.<name>`). One run on a 2-core machine: ratios measured within",
+        "one run count, absolute times are context.",
+        "",
+        "| figure | bar | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for figure, bar, measured, ok in rows:
+        lines.append(f"| {figure} | {bar} | {measured} | {'yes' if ok else 'no' if ok is False else 'n/a'} |")
+    for extra in ("load", "rss-100000", "cold", "query", "ingest-1000", "quality"):
+        data = load(extra)
+        if data:
+            lines += ["", f"## {extra}", "", "```json", json.dumps(data, indent=2), "```"]
+    if plot(BENCH_DIR / "results.png"):
+        lines[7:7] = ["![ingest time and query latency](results.png)", ""]
+    (BENCH_DIR / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines[:20]))
+
+
+if __name__ == "__main__":
+    main()
