@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -21,12 +18,7 @@ from rag.config import Settings
 from rag.evaluation import evaluate, load_eval_set
 from rag.store import open_store
 from tests.conftest import SEED_ARTICLE, DevIndex, new_settings, skip_or_fail
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import free_port, wait_for_http
 
 
 def chroma_command() -> Path:
@@ -47,16 +39,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("chroma run did not start")
-            time.sleep(0.2)
+        wait_for_http(f"{url}/api/v2/heartbeat", proc, "chroma run", timeout=60)
         yield url
     finally:
         proc.terminate()

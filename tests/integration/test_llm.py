@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ingest.indexer import ingest
@@ -21,18 +18,13 @@ from rag.answering.citations import UNSUPPORTED_TAG
 from rag.config import Settings
 from rag.store import open_store
 from tests.conftest import SEED_ARTICLE, DevIndex, new_settings, skip_or_fail
+from tests.servers import free_port, wait_for_http
 
 QUESTIONS = [
     "Why did Krause resign?",
     "Which lawmakers expressed outrage over the agreement?",
     "What penalties apply to improper disclosure of IRS data?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -75,16 +67,7 @@ def llm_server(gguf: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                skip_or_fail("llama_cpp.server did not start")
-            time.sleep(0.3)
+        wait_for_http(f"{base}/models", proc, "llama_cpp.server")
         yield base
     finally:
         proc.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import pytest
 from ingest.indexer import ingest
 from rag.config import Settings
 from tests.conftest import REPO, SEED_ARTICLE, new_settings, skip_or_fail
+from tests.servers import free_port
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
@@ -24,12 +24,6 @@ CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 class Served:
     url: str
     settings: Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

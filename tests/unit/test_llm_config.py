@@ -38,8 +38,11 @@ def test_passages_are_fenced_so_article_text_cannot_close_the_fence() -> None:
 
 @pytest.mark.parametrize(
     ("exc", "reason"),
-    [(TimeoutError(), "timed out"), (ConnectionRefusedError("http://sk-secret@host"), "cannot connect"),
-     (ValueError("key sk-secret"), "ValueError")],
+    [
+        (TimeoutError(), "timed out"),
+        (ConnectionRefusedError("http://sk-secret@host"), "cannot connect"),
+        (ValueError("key sk-secret"), "ValueError"),
+    ],
 )
 def test_failure_reason_never_repeats_the_message(exc: Exception, reason: str) -> None:
     assert failure_reason(exc) == reason
