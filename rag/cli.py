@@ -141,10 +141,16 @@ def evaluate(
     for r in report.items:
         marks = " ".join(
             f"{name}={_mark(value)}"
-            for name, value in (("facts", r.facts_ok), ("cite", r.citations_ok), ("hit", r.hit))
+            for name, value in (
+                ("facts", r.facts_ok),
+                ("cite", r.citations_ok),
+                ("verbatim", r.verbatim_ok),
+                ("hit", r.hit),
+            )
         )
         outcome = "refused" if r.refused else "answered"
-        typer.echo(f"{r.id:>5}  {outcome:<8} {marks}  {r.latency_ms:7.1f} ms  {r.question}")
+        flagged = f" unsupported={r.unsupported}" if r.unsupported else ""
+        typer.echo(f"{r.id:>5}  {outcome:<8} {marks}{flagged}  {r.latency_ms:7.1f} ms  [{r.backend}]  {r.question}")
     typer.echo("")
     for name, value in report.overall().items():
         typer.echo(f"{name:<18} {value if value is not None else 'n/a'}")

@@ -16,7 +16,7 @@ import numpy as np
 from rag.embeddings import Embedder
 from rag.models import Citation
 from rag.retrieval import Passage
-from rag.text import keyword_terms, sentence_spans, stem
+from rag.text import STOPWORDS, keyword_terms, sentence_spans, stem
 
 SUPPORT_BAR = 0.55
 """Combined score a passage sentence needs to count as support (calibrated on scripted answers)."""
@@ -98,14 +98,38 @@ def _evidence(passages: list[Passage]) -> list[_Evidence]:
 def _best_support(
     claim: str, vector: np.ndarray, evidence: list[_Evidence], vectors: np.ndarray, only: set[int]
 ) -> tuple[_Evidence, float] | None:
+    names = _names_and_numbers(claim)
     best: tuple[_Evidence, float] | None = None
     for ev, ev_vector in zip(evidence, vectors, strict=True):
         if only and ev.passage not in only:
+            continue
+        # Similar wording is not support when the claim adds a name or a number the sentence lacks.
+        if not _mentions_all(ev.text, names):
             continue
         score = DENSE_WEIGHT * float(ev_vector @ vector) + (1 - DENSE_WEIGHT) * _overlap(claim, ev.text)
         if score >= SUPPORT_BAR and (best is None or score > best[1]):
             best = (ev, score)
     return best
+
+
+_NAME_OR_NUMBER = re.compile(r"\b(?:[A-Z][\w’'-]*\w|\d[\d.,]*\d|\d)\b")
+
+
+def _names_and_numbers(claim: str) -> set[str]:
+    """Capitalised words past the first word, and numbers: what a supporting sentence must also say."""
+    found = set()
+    for m in _NAME_OR_NUMBER.finditer(claim):
+        if m.start() == 0:
+            continue
+        word = re.sub(r"[’']s$", "", m.group()).lower()
+        if word not in STOPWORDS:
+            found.add(word)
+    return found
+
+
+def _mentions_all(sentence: str, names: set[str]) -> bool:
+    words = set(re.findall(r"\w+", sentence.lower()))
+    return all(set(re.findall(r"\w+", name)) <= words for name in names)
 
 
 def _overlap(claim: str, sentence: str) -> float:

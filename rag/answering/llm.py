@@ -116,10 +116,13 @@ def _make_chat_model(spec: LLMSpec, settings: Settings) -> BaseChatModel:
             from langchain_openai import ChatOpenAI
         except ImportError:
             raise ConfigError("RAG_LLM=openai:... needs langchain-openai: pip install 'newsrag[llm]'") from None
+        from pydantic import SecretStr
+
         return ChatOpenAI(
             model=spec.model,
             base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key or "not-needed",
+            # Local servers want no key, but the client insists on one.
+            api_key=SecretStr(settings.llm_api_key or "not-needed"),
             timeout=settings.llm_timeout,
             max_retries=0,
             temperature=0,
