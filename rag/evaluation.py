@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
