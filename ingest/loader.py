@@ -15,7 +15,8 @@ from rag.documents import Article
 
 log = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MAX_HEADLINE_CHARS = 150
 
@@ -38,10 +39,12 @@ def source_name(path: Path, corpus_dir: Path) -> str:
 def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
     """Read one file into an Article, or raise SkippedFile saying why it cannot be indexed."""
     if path.suffix.lower() not in ARTICLE_SUFFIXES:
-        raise SkippedFile(f"unsupported file type {path.suffix or '(none)'}; use .md or .txt")
+        raise SkippedFile(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt, .html or .pdf")
     size = path.stat().st_size
     if size > max_bytes:
         raise SkippedFile(f"larger than {max_bytes // (1024 * 1024)} MB ({size} bytes)")
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        return _load_web_document(path, corpus_dir)
     raw = path.read_bytes()
     if b"\0" in raw:
         raise SkippedFile("binary file")
@@ -61,6 +64,28 @@ def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
         outlet=_text_field(meta, "outlet"),
         url=_text_field(meta, "url"),
         published=_text_field(meta, "published"),
+    )
+
+
+def _load_web_document(path: Path, corpus_dir: Path) -> Article:
+    """An HTML page or PDF: its extracted text is the body that chunks and citations point into."""
+    from ingest.web import NoArticleText, extract_html, extract_pdf
+
+    try:
+        if path.suffix.lower() == ".pdf":
+            doc = extract_pdf(path)
+        else:
+            doc = extract_html(path.read_bytes())
+    except NoArticleText as exc:
+        raise SkippedFile(str(exc)) from None
+    body = doc.text.strip()
+    return Article(
+        source=source_name(path, corpus_dir),
+        title=doc.title or _headline(body) or path.stem.replace("_", " ").replace("-", " "),
+        body=body,
+        outlet=doc.outlet,
+        url=doc.url,
+        published=doc.published,
     )
 
 

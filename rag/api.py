@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag.answering.citations import check_citations
 from rag.answering.extractive import extract_answer
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
 from rag.config import Settings
+from rag.documents import PAGE_BREAK
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import IndexMissingError
 from rag.models import Answer, Citation, SourcePassage
@@ -102,7 +104,11 @@ def answer_stream(
         for piece in split_after_markers(extract.text):
             yield piece + " "
         yield Answer(
-            question=question, text=extract.text, citations=extract.citations, passages=shown, notes=notes + extra_notes
+            question=question,
+            text=extract.text,
+            citations=with_pages(extract.citations, store.records.body),
+            passages=shown,
+            notes=notes + extra_notes,
         )
 
     if spec is None:
@@ -129,11 +135,21 @@ def answer_stream(
     yield Answer(
         question=question,
         text=checked.text,
-        citations=checked.citations,
+        citations=with_pages(checked.citations, store.records.body),
         passages=shown,
         backend=spec.label,
         notes=notes + checked.notes,
     )
+
+
+def with_pages(citations: list[Citation], body_of: Callable[[str], str | None]) -> list[Citation]:
+    """Add the page to citations of paged (PDF) articles."""
+    out = []
+    for c in citations:
+        body = body_of(c.source) or ""
+        page = body.count(PAGE_BREAK, 0, c.start) + 1 if PAGE_BREAK in body else None
+        out.append(replace(c, page=page) if page is not None else c)
+    return out
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -42,16 +42,25 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Files or folders inside the corpus dir; default: all of it, with removals."),
+        list[str] | None,
+        typer.Argument(help="Files or folders inside the corpus dir, or http(s) URLs; default: the whole corpus."),
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it anew.")] = False,
 ) -> None:
-    """Index new and changed articles; remove deleted ones."""
+    """Index new and changed articles (removing deleted ones); fetch and index web pages given as URLs."""
     from ingest.indexer import ingest as run_ingest
+    from ingest.web import fetch_article, is_url
 
     settings = _run(Settings.from_env)
-    report = _run(lambda: run_ingest(settings, paths or None, rebuild=rebuild, progress=sys.stderr.isatty()))
+    targets: list[Path] = []
+    for item in paths or []:
+        if is_url(item):
+            saved = _run(lambda url=item: fetch_article(url, settings))  # type: ignore[misc]
+            typer.echo(f"fetched {item} -> {saved}", err=True)
+            targets.append(saved)
+        else:
+            targets.append(Path(item))
+    report = _run(lambda: run_ingest(settings, targets or None, rebuild=rebuild, progress=sys.stderr.isatty()))
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.source}: {skipped.reason}", err=True)
     typer.echo(report.summary())
@@ -85,7 +94,8 @@ def format_answer(result: Answer) -> str:
         lines.append("")
         lines.append("Sources:")
         for c in result.citations:
-            lines.append(f"[{c.number}] {c.title} ({c.source}, characters {c.start}-{c.end})")
+            page = f", page {c.page}" if c.page is not None else ""
+            lines.append(f"[{c.number}] {c.title} ({c.source}{page}, characters {c.start}-{c.end})")
             lines.append(f"    \u201c{c.quote}\u201d")
     return "\n".join(lines)
 

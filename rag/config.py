@@ -34,6 +34,8 @@ class Settings:
     """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
     max_file_bytes: int = 5 * 1024 * 1024
     """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
+    fetch_timeout: float = 20.0
+    """RAG_FETCH_TIMEOUT: seconds to wait for a web page given to `rag ingest URL`."""
     ingest_batch: int = 1024
     """RAG_INGEST_BATCH: chunks embedded and committed per step of an ingest (a killed ingest loses at most one)."""
     llm: str = "extractive"
@@ -68,6 +70,7 @@ class Settings:
             min_score=_float(env, "RAG_MIN_SCORE", d.min_score),
             max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
+            fetch_timeout=_float(env, "RAG_FETCH_TIMEOUT", d.fetch_timeout),
             ingest_batch=_int(env, "RAG_INGEST_BATCH", d.ingest_batch, minimum=1),
             llm=env.get("RAG_LLM") or d.llm,
             llm_base_url=env.get("RAG_LLM_BASE_URL") or None,

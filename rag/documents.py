@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+PAGE_BREAK = "\f"
+"""Separates the pages of a PDF in an article body: a citation's page is the count of breaks before it."""
+
 
 @dataclass(frozen=True)
 class Article:

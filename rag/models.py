@@ -17,9 +17,11 @@ class Citation:
     start: int
     end: int
     score: float
+    page: int | None = None
+    """The page of a PDF source; None for other articles."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "number": self.number,
             "source": self.source,
             "title": self.title,
@@ -28,6 +30,9 @@ class Citation:
             "end": self.end,
             "score": round(self.score, 4),
         }
+        if self.page is not None:  # only PDF sources have pages
+            data["page"] = self.page
+        return data
 
 
 @dataclass(frozen=True)

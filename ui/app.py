@@ -11,6 +11,8 @@ from typing import Any
 import gradio as gr
 
 from ingest.indexer import IngestReport, ingest
+from ingest.loader import ARTICLE_SUFFIXES
+from ingest.web import fetch_article
 from rag.answering.llm import parse_llm
 from rag.api import answer, answer_stream
 from rag.config import Settings
@@ -116,6 +118,18 @@ def build_app(
             messages.append(_run_ingest(lambda: ingest_fn(settings, saved, progress=True)))
         return "\n\n".join(html.escape(m) for m in messages)
 
+    def add_url(url: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+        """Fetch a web page, save its article into the corpus and index it."""
+        url = (url or "").strip()
+        if not url:
+            return ""
+        try:
+            saved = fetch_article(url, settings)
+        except RagError as exc:
+            return html.escape(f"⚠ {exc}")
+        message = _run_ingest(lambda: ingest_fn(settings, [saved], progress=True))
+        return html.escape(f"saved {saved.name}\n\n{message}")
+
     def reindex(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         return html.escape(_run_ingest(lambda: ingest_fn(settings, progress=True)))
 
@@ -156,11 +170,14 @@ def build_app(
             corpus_table = gr.HTML()
             with gr.Row():
                 upload = gr.File(
-                    label="Add articles (.md or .txt, up to 5 MB)",
+                    label="Add articles (.md, .txt, .html, .pdf; up to 5 MB)",
                     file_count="multiple",
-                    file_types=[".md", ".txt"],
+                    file_types=sorted(ARTICLE_SUFFIXES),
                     elem_id="upload",
                 )
+                with gr.Column():
+                    url_box = gr.Textbox(label="Add a web page", placeholder="https://...", elem_id="url")
+                    url_button = gr.Button("Fetch and index", elem_id="fetch")
                 reindex_button = gr.Button("Re-index corpus", elem_id="reindex")
             corpus_status = gr.Markdown(elem_id="corpus-status")
         footer = gr.Markdown(elem_id="footer")
@@ -173,6 +190,12 @@ def build_app(
         )
         chatbot.clear(lambda: ([], sources_html(None)), None, [turns, sources], api_visibility="private")
         upload.upload(add_files, upload, corpus_status, api_name="add_articles").then(
+            refresh, None, [corpus_table, footer], api_visibility="private"
+        )
+        url_button.click(add_url, url_box, corpus_status, api_name="add_url").then(
+            refresh, None, [corpus_table, footer], api_visibility="private"
+        )
+        url_box.submit(add_url, url_box, corpus_status, api_visibility="private").then(
             refresh, None, [corpus_table, footer], api_visibility="private"
         )
         reindex_button.click(reindex, None, corpus_status, api_name="reindex").then(

@@ -53,6 +53,8 @@ def _citation_card(c: Citation, passage: SourcePassage | None) -> str:
         details.append(html.escape(passage.outlet))
     if passage is not None and passage.published:
         details.append(html.escape(passage.published))
+    if c.page is not None:
+        details.append(f"page {c.page}")
     details.append(f"score {c.score:.2f}")
     if passage is not None:
         before = passage.text[: c.start - passage.start]

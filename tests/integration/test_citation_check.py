@@ -78,9 +78,11 @@ def test_model_declining_is_recognised(passages: list[Passage]) -> None:
 
 @pytest.mark.parametrize(
     "claim",
-    ["The Treasury spokesperson said the agreement is bipartisan [1].",
-     "The outcry has prompted calls for hearings about the Maplewood Public Library [1].",
-     "The outcry has prompted calls for 12 congressional hearings [1]."],
+    [
+        "The Treasury spokesperson said the agreement is bipartisan [1].",
+        "The outcry has prompted calls for hearings about the Maplewood Public Library [1].",
+        "The outcry has prompted calls for 12 congressional hearings [1].",
+    ],
 )
 def test_claim_adding_a_name_or_number_is_not_supported_by_similar_wording(passages: list[Passage], claim: str) -> None:
     r = check(claim, passages)

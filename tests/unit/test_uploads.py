@@ -47,7 +47,7 @@ def test_never_overwrites_a_different_article(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "size", "reason"), [("x.pdf", 5, "only"), ("x.exe", 5, "only"), ("x.md", 500, "limit")]
+    ("name", "size", "reason"), [("x.docx", 5, "only"), ("x.exe", 5, "only"), ("x.md", 500, "limit")]
 )
 def test_rejects_other_formats_and_big_files(tmp_path: Path, name: str, size: int, reason: str) -> None:
     with pytest.raises(UploadError, match=reason):

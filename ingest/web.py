@@ -1,0 +1,155 @@
+"""Articles from the web: main text and metadata out of HTML pages and PDFs, and fetching URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from rag.config import Settings
+from rag.documents import PAGE_BREAK
+from rag.errors import RagError
+
+MIN_ARTICLE_WORDS = 8
+"""Fewer words than this is a menu or an error page, not an article."""
+_USER_AGENT = "newsrag/0.1 (+article fetcher)"
+
+
+class FetchError(RagError):
+    """A URL that cannot be turned into an article; the message says why."""
+
+
+class NoArticleText(ValueError):
+    """A page or document with no extractable article text."""
+
+
+@dataclass(frozen=True)
+class WebArticle:
+    title: str | None
+    text: str
+    outlet: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+def extract_html(html: str | bytes, url: str | None = None) -> WebArticle:
+    """The article body of a page, without navigation, ads, scripts or comments, and its metadata."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+    )
+    if doc is None:
+        raise NoArticleText("no article text found in the page")
+    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    text = (data.get("text") or "").strip()
+    if len(text.split()) < MIN_ARTICLE_WORDS:
+        raise NoArticleText("no article text found in the page")
+    return WebArticle(
+        title=data.get("title") or None,
+        text=text,
+        outlet=data.get("sitename") or None,
+        published=data.get("date") or None,
+        url=data.get("url") or url,
+    )
+
+
+def extract_pdf(path: Path) -> WebArticle:
+    """The text of a PDF, page by page (pages separated by a form feed), and its title if it has one."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        title = reader.metadata.title if reader.metadata else None
+    except (PdfReadError, OSError, ValueError) as exc:
+        raise NoArticleText(f"unreadable PDF ({type(exc).__name__})") from None
+    if not any(pages):
+        raise NoArticleText("the PDF has no extractable text (a scan?)")
+    return WebArticle(title=str(title) if title else None, text=f"\n{PAGE_BREAK}\n".join(pages))
+
+
+def to_markdown(article: WebArticle) -> str:
+    """The article as Markdown with front matter: what gets saved into the corpus dir."""
+    meta = {
+        k: v
+        for k, v in (
+            ("title", article.title),
+            ("outlet", article.outlet),
+            ("published", article.published),
+            ("url", article.url),
+        )
+        if v
+    }
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
+    return f"---\n{front}---\n{article.text}\n"
+
+
+def normalise_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def saved_name(url: str) -> str:
+    """A stable file name for a URL: fetching the same URL again updates the same file."""
+    normal = normalise_url(url)
+    parts = urlsplit(normal)
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{parts.netloc}{parts.path}".lower()).strip("-")[:80] or "page"
+    return f"{slug}-{hashlib.sha256(normal.encode()).hexdigest()[:8]}.md"
+
+
+def is_url(text: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
+
+
+def fetch_article(url: str, settings: Settings) -> Path:
+    """Fetch a page, extract the article and save it under `<corpus>/web/`; return the saved path."""
+    import httpx
+
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchError(f"{url}: only http and https URLs can be fetched")
+    limit = settings.max_file_bytes
+    try:
+        with (
+            httpx.Client(
+                follow_redirects=True,
+                timeout=settings.fetch_timeout,
+                max_redirects=5,
+                headers={"User-Agent": _USER_AGENT},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind not in ("text/html", "application/xhtml+xml"):
+                raise FetchError(f"{url}: not an HTML page ({kind or 'no content type'}); save it and add the file")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise FetchError(f"{url}: the page is larger than {limit // (1024 * 1024)} MB")
+            body = bytearray()
+            for block in response.iter_bytes():
+                body.extend(block)
+                if len(body) > limit:
+                    raise FetchError(f"{url}: the page is larger than {limit // (1024 * 1024)} MB")
+            final_url = str(response.url)
+    except httpx.TimeoutException:
+        raise FetchError(f"{url}: timed out after {settings.fetch_timeout:g} s") from None
+    except httpx.TooManyRedirects:
+        raise FetchError(f"{url}: too many redirects") from None
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{url}: cannot fetch ({type(exc).__name__})") from None
+    try:
+        article = extract_html(bytes(body), url=final_url)
+    except NoArticleText as exc:
+        raise FetchError(f"{url}: {exc}") from None
+    target = settings.corpus_dir / "web" / saved_name(url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_markdown(article), encoding="utf-8")
+    return target
