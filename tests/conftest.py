@@ -12,7 +12,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import itertools
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +99,12 @@ def dev_index(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Dev
     records = open_store(settings).records
     bodies = {a.source: records.article(a.source).body for a in records.articles()}  # type: ignore[union-attr]
     return DevIndex(settings, bodies)
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    """Base URL of the local news site (tests/news_site.py) served on 127.0.0.1."""
+    from tests.news_site import serve_news_site
+
+    with serve_news_site() as url:
+        yield url

@@ -242,3 +242,20 @@ def test_binds_loopback_by_default_and_login_guards_the_api(
         page.close()
     out, err = capfd.readouterr()
     assert secret not in out + err + caplog.text
+
+
+def test_url_from_the_corpus_panel_is_fetched_indexed_and_linked(served: Served, client, site: str) -> None:
+    status = client.predict(f"{site}/story", api_name="/add_url")
+    assert "saved 127-0-0-1" in status and "1 added" in status
+    data = client.predict("Who was named interim harbor commissioner?", api_name="/ask")
+    assert "Mara Quintero" in data["answer"]
+    bad = client.predict(f"{site}/missing", api_name="/add_url")
+    assert bad.startswith("⚠") and "HTTP 404" in bad
+
+
+def test_sources_panel_links_the_original_url(served: Served) -> None:
+    from rag.api import answer
+    from ui.render import sources_html
+
+    result = answer("Who was named interim harbor commissioner?", settings=served.settings)
+    assert 'href="https://ledger.example/harbor/interim-chief"' in sources_html(result)
