@@ -97,7 +97,9 @@ def answer_stream(
         return
 
     def extractive(extra_notes: list[str]) -> Iterator[str | Answer]:
-        extract = extract_answer(cleaned, query_vector, passages, embedder, store.records.body)
+        # Retrieval used the conversation; sentences are picked for what is asked now.
+        asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
+        extract = extract_answer(cleaned, asked, passages, embedder, store.records.body)
         if not extract.citations:
             yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
             return
