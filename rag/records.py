@@ -44,6 +44,16 @@ CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
 """
 
 
+COMMON_FRACTION = 0.05
+"""A word in more than this share of the chunks is too common to help a keyword search."""
+COMMON_MIN_CHUNKS = 200
+MIN_QUERY_TERMS = 2
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
 @dataclass(frozen=True)
 class ChunkRecord:
     """A committed chunk with its article's fields, as retrieval needs it."""
@@ -76,6 +86,12 @@ class Records:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        # Document frequency of query words, valid until the index changes (see _selective_terms).
+        self._df_lock = threading.Lock()
+        self._df_cache: dict[str, int] = {}
+        self._df_generation: tuple[int, int] = (-1, -1)
+        self._df_total = 0
+        self._writes = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript manages its own transaction; every statement is idempotent.
         self._connect().executescript(_SCHEMA)
@@ -101,6 +117,7 @@ class Records:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        self._writes += 1  # data_version only sees other connections' commits
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -223,17 +240,43 @@ class Records:
     # --- reads for retrieval ------------------------------------------------------------------
 
     def keyword_search(self, query: str, limit: int) -> list[str]:
-        """Return chunk ids ranked by BM25 for the content words of `query`."""
-        terms = dict.fromkeys(keyword_terms(query))
+        """Return chunk ids ranked by BM25 for the content words of `query`.
+
+        Words found in a large share of the chunks ("project", "said") are left out of the query:
+        BM25 gives them almost no weight, yet scoring every chunk they match is what makes a
+        keyword search slow on a large index.
+        """
+        terms = self._selective_terms(list(dict.fromkeys(keyword_terms(query))))
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        match = " OR ".join(_quoted(t) for t in terms)
         rows = self._connect().execute(
             "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
             " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.5, 1.0) LIMIT ?",
             (match, limit),
         )
         return [r[0] for r in rows]
+
+    def _selective_terms(self, terms: list[str]) -> list[str]:
+        if len(terms) <= MIN_QUERY_TERMS:
+            return terms
+        db = self._connect()
+        with self._df_lock:
+            generation = db.execute("PRAGMA data_version").fetchone()[0], self._writes
+            if generation != self._df_generation:
+                self._df_cache.clear()
+                self._df_generation = generation
+                self._df_total = int(db.execute("SELECT MAX(rowid) FROM chunks").fetchone()[0] or 0)
+            for term in terms:
+                if term not in self._df_cache:
+                    row = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (_quoted(term),))
+                    self._df_cache[term] = int(row.fetchone()[0])
+            df = {t: self._df_cache[t] for t in terms}
+            total = self._df_total
+        present = sorted((t for t in terms if df[t]), key=lambda t: df[t])
+        common = max(COMMON_MIN_CHUNKS, COMMON_FRACTION * total)
+        selective = [t for t in present if df[t] <= common]
+        return selective if len(selective) >= MIN_QUERY_TERMS else present[:MIN_QUERY_TERMS]
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
         """Fetch committed chunks with their article fields; unknown ids are left out."""

@@ -153,12 +153,8 @@ class Store:
     def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[str, np.ndarray]]:
         """Return (chunk id, vector) of the nearest chunks, nearest first."""
         with self._chroma():
-            count = self.collection.count()
-            if count == 0:
-                return []
-            result = self.collection.query(
-                query_embeddings=[vector], n_results=min(limit, count), include=["embeddings"]
-            )
+            # n_results above the collection size just returns fewer hits: no count() round trip.
+            result = self.collection.query(query_embeddings=[vector], n_results=limit, include=["embeddings"])
         ids = result["ids"][0]
         embeddings = result["embeddings"]
         assert embeddings is not None
