@@ -1,0 +1,30 @@
+"""Keyword search leaves out words that most chunks contain (real SQLite, no model)."""
+
+from pathlib import Path
+
+from rag.documents import Article, Chunk, chunk_id
+from rag.records import Records
+
+
+def test_common_words_are_left_out_of_the_keyword_query(tmp_path: Path) -> None:
+    records = Records(tmp_path / "records.sqlite3")
+    items = []
+    for i in range(300):
+        body = f"The project update number {i} was filed." + (" A zebra and a heron appeared." if i == 7 else "")
+        article = Article(f"a{i}.md", f"Report {i}", body)
+        items.append(
+            (article, [Chunk(chunk_id(article.source, article.content_hash, 0), article.source, 0, 0, len(body), body)])
+        )
+    records.replace_articles(items, [])
+    assert records._selective_terms(["project", "zebra", "heron"]) == ["zebra", "heron"]
+    assert records._selective_terms(["project", "zebra"]) == ["project", "zebra"]  # never fewer than two words
+    assert records._selective_terms(["project", "update", "filed", "zebra"])[0] == "zebra"
+    [best, *_] = records.keyword_search("project zebra heron", 5)
+    assert best == items[7][1][0].id
+    # A write invalidates the cached document counts: the next search counts again.
+    extra = Article("b.md", "B", "Zebra zebra zebra.")
+    records.replace_articles(
+        [(extra, [Chunk(chunk_id("b.md", extra.content_hash, 0), "b.md", 0, 0, 18, "Zebra zebra zebra.")])], []
+    )
+    records.keyword_search("project zebra heron", 5)
+    assert records._df_cache["zebra"] == 2
