@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 RESULTS_DIR = BENCH_DIR / "results"
 
@@ -60,3 +62,14 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(data, indent=2))
     return path
+
+
+def dev_corpus(name: str, shared: Path) -> Path:
+    """A fresh corpus dir with the seed article and the distractor articles from `shared/`."""
+    corpus = DATA_DIR / name
+    shutil.rmtree(corpus, ignore_errors=True)
+    corpus.mkdir(parents=True)
+    shutil.copy(REPO / "corpus" / "000_a4b3e2646b848259.md", corpus)
+    for p in (shared / "articles").glob("*.md"):
+        shutil.copy(p, corpus)
+    return corpus

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import DATA_DIR, percentile, write_result
+from bench.common import DATA_DIR, dev_corpus, percentile, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,12 +31,7 @@ def main(clients: int, per_client: int, shared: Path) -> None:
     from rag.config import Settings
     from ui.app import build_app, launch
 
-    corpus = DATA_DIR / "load-corpus"
-    shutil.rmtree(corpus, ignore_errors=True)
-    corpus.mkdir(parents=True)
-    shutil.copy(REPO / "corpus" / "000_a4b3e2646b848259.md", corpus)
-    for p in (shared / "articles").glob("*.md"):
-        shutil.copy(p, corpus)
+    corpus = dev_corpus("load-corpus", shared)
     settings = Settings(corpus_dir=corpus, data_dir=DATA_DIR / "load-data", collection="bench", ui_port=free_port())
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     ingest(settings)

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from bench.common import DATA_DIR, write_result
+from bench.common import DATA_DIR, dev_corpus, write_result
 from bench.peer import build_peer, open_peer, peer_embeddings
 from bench.synth import generate
 
@@ -41,12 +41,7 @@ def dev_set(shared: Path, embeddings) -> dict[str, float]:
     from ingest.indexer import ingest
     from rag.config import Settings
 
-    corpus = DATA_DIR / "dev-corpus"
-    shutil.rmtree(corpus, ignore_errors=True)
-    corpus.mkdir(parents=True)
-    shutil.copy(REPO / "corpus" / "000_a4b3e2646b848259.md", corpus)
-    for p in (shared / "articles").glob("*.md"):
-        shutil.copy(p, corpus)
+    corpus = dev_corpus("dev-corpus", shared)
     settings = Settings(corpus_dir=corpus, data_dir=DATA_DIR / "dev-ours", collection="bench")
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     ingest(settings)
