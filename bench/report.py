@@ -142,24 +142,24 @@ def plot(path: Path) -> bool:
 
 def main() -> None:
     rows = bar_rows()
+    has_plot = plot(BENCH_DIR / "results.png")
     lines = [
         "# Benchmark results",
         "",
         "Produced by `python -m bench.report` from `bench/results/*.json` (each benchmark's command is in its",
-        "JSON file's name: `python -m bench.<name>`). One run on a 2-core machine: ratios measured within",
-        "one run count, absolute times are context.",
+        "JSON file's name: `python -m bench.<name>`; `make bench` runs them all). One run on a 2-core",
+        "machine: ratios measured within one run count, absolute times are context.",
         "",
-        "| figure | bar | measured | met |",
-        "|---|---|---|---|",
     ]
+    if has_plot:
+        lines += ["![ingest time and query latency](results.png)", ""]
+    lines += ["| figure | bar | measured | met |", "|---|---|---|---|"]
     for figure, bar, measured, ok in rows:
         lines.append(f"| {figure} | {bar} | {measured} | {'yes' if ok else 'no' if ok is False else 'n/a'} |")
     for extra in ("load", "rss-100000", "cold", "query", "ingest-1000", "quality"):
         data = load(extra)
         if data:
             lines += ["", f"## {extra}", "", "```json", json.dumps(data, indent=2), "```"]
-    if plot(BENCH_DIR / "results.png"):
-        lines[7:7] = ["![ingest time and query latency](results.png)", ""]
     (BENCH_DIR / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[:20]))
 
