@@ -184,7 +184,9 @@ def chat(
     from ui.app import main as serve
 
     overrides = {k: v for k, v in {"ui_host": host, "ui_port": port}.items() if v is not None}
-    _run(lambda: serve(settings.with_overrides(**overrides)))
+    settings = settings.with_overrides(**overrides)
+    typer.echo(f"newsrag chat on http://{settings.ui_host}:{settings.ui_port} (Ctrl-C stops it)")
+    _run(lambda: serve(settings))
 
 
 def _terminal_chat(settings: Settings) -> None:

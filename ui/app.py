@@ -246,5 +246,5 @@ def main(settings: Settings | None = None) -> None:
 
     settings = settings or Settings.from_env()
     get_embedder().model  # noqa: B018 - load before the first question, not during it
-    log.warning("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
+    log.info("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
     launch(build_app(settings), settings)
