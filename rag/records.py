@@ -148,6 +148,10 @@ class Records:
             ids.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
         return ids
 
+    def has_articles(self) -> bool:
+        """Cheap on any index size (asked before every answer), unlike counting."""
+        return self._connect().execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0] == 1
+
     def counts(self) -> tuple[int, int]:
         """Return (articles, chunks)."""
         db = self._connect()
@@ -266,7 +270,7 @@ class Records:
             if generation != self._df_generation:
                 self._df_cache.clear()
                 self._df_generation = generation
-                self._df_total = int(db.execute("SELECT MAX(rowid) FROM chunks").fetchone()[0] or 0)
+                self._df_total = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
             for term in terms:
                 if term not in self._df_cache:
                     row = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (_quoted(term),))

@@ -228,7 +228,7 @@ class Store:
         return drift
 
     def is_empty(self) -> bool:
-        return self.records.counts()[0] == 0
+        return not self.records.has_articles()
 
     def drop(self) -> None:
         """Delete the collection and all records (for `rag ingest --rebuild`)."""
