@@ -73,3 +73,14 @@ def dev_corpus(name: str, shared: Path) -> Path:
     for p in (shared / "articles").glob("*.md"):
         shutil.copy(p, corpus)
     return corpus
+
+
+def archive_corpus(dest: Path, shared: Path) -> Path:
+    """A corpus dir with the seed article and the BBC archive under `bbc/` (the eval set's source paths)."""
+    corpus = dest / "corpus"
+    if not (corpus / "bbc").is_dir():
+        shutil.rmtree(corpus, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        shutil.copy(REPO / "corpus" / "000_a4b3e2646b848259.md", corpus)
+        shutil.copytree(shared / "bbc", corpus / "bbc", ignore=shutil.ignore_patterns("*.TXT"))
+    return corpus

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +15,8 @@ from ingest.loader import Skipped, iter_article_files, load_articles, source_nam
 from rag.config import Settings
 from rag.documents import Article, Chunk
 from rag.embeddings import Embedder, get_embedder
-from rag.errors import CorpusPathError, IngestLockedError
+from rag.errors import CorpusPathError
+from rag.locking import ingest_lock
 from rag.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -56,12 +54,12 @@ def ingest(
     if not corpus_dir.is_dir():
         raise CorpusPathError(f"corpus dir {corpus_dir} does not exist; create it or set RAG_CORPUS_DIR")
     files = _files_to_ingest(corpus_dir, paths)
-    with _ingest_lock(settings.data_dir):
+    with ingest_lock(settings.data_dir):
         store = store or open_store(settings, check=not rebuild)
         if rebuild:
             store.drop()
         store.claim_for_embedder()
-        store.repair_drift()
+        repaired = not store.repair_drift().ok
         articles, skipped = load_articles(files, corpus_dir, max_bytes=settings.max_file_bytes)
         report = IngestReport(skipped=skipped)
         indexed = store.records.article_hashes()
@@ -81,6 +79,8 @@ def ingest(
                 store.records.clear_pending(store.records.pending_ids())
         report.chunks_embedded = _index_articles(store, embedder, changed, settings, progress=progress)
         store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if report.added or report.updated or report.removed or repaired:
+            store.bump_generation()
     log.info("ingest: %s", report.summary())
     return report
 
@@ -156,18 +156,3 @@ def _chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
         "index": chunk.index,
         **article.metadata(),
     }
-
-
-@contextmanager
-def _ingest_lock(data_dir: Path) -> Iterator[None]:
-    """Allow one ingest per data dir at a time; a second one stops with a clear message."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IngestLockedError(f"another ingest is running on {data_dir}; wait for it to finish") from None
-        yield
-    finally:
-        os.close(fd)

@@ -46,12 +46,7 @@ def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
     if path.suffix.lower() not in TEXT_SUFFIXES:
         return _load_web_document(path, corpus_dir)
     raw = path.read_bytes()
-    if b"\0" in raw:
-        raise SkippedFile("binary file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SkippedFile(f"not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
+    text = decode_text(raw, path.name)
     meta, body = _split_front_matter(text)
     body = body.strip()
     if not body:
@@ -65,6 +60,28 @@ def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
         url=_text_field(meta, "url"),
         published=_text_field(meta, "published"),
     )
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """Decode UTF-8 (with or without BOM), a UTF-16 BOM, or else whatever charset detection finds."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SkippedFile("binary file (not valid UTF-16 despite its byte-order mark)") from None
+    if b"\0" in raw:
+        raise SkippedFile("binary file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise SkippedFile("not text in any known encoding; re-save the file as UTF-8")
+    log.info("decoded %s as %s", name, best.encoding)
+    return str(best)
 
 
 def _load_web_document(path: Path, corpus_dir: Path) -> Article:

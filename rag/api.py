@@ -10,15 +10,24 @@ from dataclasses import replace
 from typing import Any
 
 from rag.answering.citations import check_citations
-from rag.answering.extractive import extract_answer
+from rag.answering.extractive import (
+    PASSAGES_READ,
+    WHOLE_ARTICLES,
+    extract_answer,
+    has_typed_candidate,
+    passages_to_read,
+    rerank_passages,
+    score_sentences,
+)
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
+from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
 from rag.documents import PAGE_BREAK
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import IndexMissingError
 from rag.models import Answer, Citation, SourcePassage
 from rag.refusal import is_covered
-from rag.retrieval import Passage, retrieve
+from rag.retrieval import Passage, retrieve, with_whole_articles
 from rag.store import Store, open_store
 from rag.text import clean_question, keyword_terms
 
@@ -44,6 +53,7 @@ def answer(
     k: int | None = None,
     store: Store | None = None,
     embedder: Embedder | None = None,
+    selector: SelectorModel | None = None,
 ) -> Answer:
     """Answer a question from the indexed articles, citing verbatim passages.
 
@@ -51,7 +61,10 @@ def answer(
     `refused=True` and a plain sentence saying so, and no LLM is called.
     """
     final: Answer | None = None
-    for item in answer_stream(question, history=history, settings=settings, k=k, store=store, embedder=embedder):
+    stream = answer_stream(
+        question, history=history, settings=settings, k=k, store=store, embedder=embedder, selector=selector
+    )
+    for item in stream:
         if isinstance(item, Answer):
             final = item
     assert final is not None
@@ -66,9 +79,13 @@ def answer_stream(
     k: int | None = None,
     store: Store | None = None,
     embedder: Embedder | None = None,
+    selector: SelectorModel | None = None,
 ) -> Iterator[str | Answer]:
     """Yield the answer as text deltas, then the checked `Answer` (which may differ from the deltas:
-    unsupported sentences flagged, citations repaired, or an extractive fallback)."""
+    unsupported sentences flagged, citations repaired, or an extractive fallback).
+
+    `selector` scores the passages' sentences (default: the shipped model); it also decides refusals.
+    """
     settings = settings or Settings.from_env()
     spec = parse_llm(settings.llm)
     cleaned = clean_question(question)
@@ -81,6 +98,7 @@ def answer_stream(
         notes.append(f"question truncated to its first {settings.max_question_chars} characters")
     store = store or open_store(settings)
     ensure_index(settings, store)
+    store.refresh_if_stale()
     embedder = embedder or get_embedder()
     turns = conversation_turns(history)
     query = retrieval_query(cleaned, turns)
@@ -90,16 +108,26 @@ def answer_stream(
         except Exception as exc:  # the heuristic query is a fine fallback
             log.warning("condensing the follow-up with %s failed (%s)", spec.label, failure_reason(exc))
     query_vector = embedder.embed_one(query)
-    passages = retrieve(store, query, query_vector, k or settings.top_k)
-    shown = [_source_passage(p) for p in passages]
+    k = k or settings.top_k
+    passages = retrieve(store, query, query_vector, passages_to_read(k))
     if not is_covered(cleaned, passages, settings.min_score):
+        shown = [_source_passage(p) for p in passages[:k]]
+        yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
+        return
+    # Retrieval used the conversation; sentences are picked for what is asked now.
+    asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
+    selector = selector or shipped_model()
+    body_of = store.records.body
+    read = with_whole_articles(store, passages[:PASSAGES_READ], query_vector, WHOLE_ARTICLES)
+    scored = score_sentences(cleaned, asked, read, embedder, body_of, store.records.document_frequencies, selector)
+    passages = rerank_passages(read, scored)[:k]
+    shown = [_source_passage(p) for p in passages]
+    if scored.best < selector.threshold or not has_typed_candidate(scored):
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
 
     def extractive(extra_notes: list[str]) -> Iterator[str | Answer]:
-        # Retrieval used the conversation; sentences are picked for what is asked now.
-        asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
-        extract = extract_answer(cleaned, asked, passages, embedder, store.records.body)
+        extract = extract_answer(scored, asked, embedder, body_of)
         if not extract.citations:
             yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
             return
@@ -108,7 +136,7 @@ def answer_stream(
         yield Answer(
             question=question,
             text=extract.text,
-            citations=with_pages(extract.citations, store.records.body),
+            citations=with_pages(extract.citations, body_of),
             passages=shown,
             notes=notes + extra_notes,
         )

@@ -7,13 +7,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Answer
+
+if TYPE_CHECKING:
+    from ingest.indexer import IngestReport
 
 app = typer.Typer(
     add_completion=False,
@@ -46,6 +49,9 @@ def ingest(
         typer.Argument(help="Files or folders inside the corpus dir, or http(s) URLs; default: the whole corpus."),
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it anew.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Then keep watching the corpus and re-index every change (Ctrl-C stops).")
+    ] = False,
 ) -> None:
     """Index new and changed articles (removing deleted ones); fetch and index web pages given as URLs."""
     from ingest.indexer import ingest as run_ingest
@@ -61,6 +67,15 @@ def ingest(
         else:
             targets.append(Path(item))
     report = _run(lambda: run_ingest(settings, targets or None, rebuild=rebuild, progress=sys.stderr.isatty()))
+    _print_report(report)
+    if watch:
+        from ingest.watch import watch_corpus
+
+        typer.echo(f"watching {settings.corpus_dir} for changes (Ctrl-C stops)", err=True)
+        _run(lambda: watch_corpus(settings, on_ingest=_print_report))
+
+
+def _print_report(report: IngestReport) -> None:
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.source}: {skipped.reason}", err=True)
     typer.echo(report.summary())
@@ -133,8 +148,15 @@ def status(
 def evaluate(
     file: Annotated[Path, typer.Argument(help="JSONL with question, answerable, facts, support.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    cross_validate: Annotated[
+        bool,
+        typer.Option(
+            "--cross-validate",
+            help="Also answer each half of the set with a selector fitted on the other half, and show both.",
+        ),
+    ] = False,
 ) -> None:
-    """Score answers on an evaluation set: facts, citations, refusals, hit@k, latency."""
+    """Score answers on an evaluation set: facts, support, citations, refusals, hit@k, latency."""
     from rag.api import answer, ensure_index
     from rag.evaluation import evaluate as run_eval
     from rag.evaluation import load_eval_set
@@ -145,15 +167,24 @@ def evaluate(
     store = _run(lambda: open_store(settings))
     _run(lambda: ensure_index(settings, store))
     report = _run(lambda: run_eval(items, lambda q: answer(q, settings=settings, store=store), store.records))
+    reports = {"shipped": report}
+    if cross_validate:
+        from rag.answering.training import cross_validate as run_cv
+        from rag.embeddings import get_embedder
+
+        reports["cross-validated"] = _run(lambda: run_cv(items, settings, store, get_embedder()))
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = report.to_dict()
+        if "cross-validated" in reports:
+            data["cross_validated"] = reports["cross-validated"].to_dict()
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    for r in report.items:
+    for r in reports.get("cross-validated", report).items:
         marks = " ".join(
             f"{name}={_mark(value)}"
             for name, value in (
                 ("facts", r.facts_ok),
-                ("cite", r.citations_ok),
+                ("support", r.support_ok),
                 ("verbatim", r.verbatim_ok),
                 ("hit", r.hit),
             )
@@ -162,8 +193,19 @@ def evaluate(
         flagged = f" unsupported={r.unsupported}" if r.unsupported else ""
         typer.echo(f"{r.id:>5}  {outcome:<8} {marks}{flagged}  {r.latency_ms:7.1f} ms  [{r.backend}]  {r.question}")
     typer.echo("")
-    for name, value in report.overall().items():
-        typer.echo(f"{name:<18} {value if value is not None else 'n/a'}")
+    overall = {name: r.overall() for name, r in reports.items()}
+    typer.echo(f"{'':<30}" + "".join(f"{name:>18}" for name in overall))
+    for key in overall["shipped"]:
+        values = "".join(f"{_cell(o[key]):>18}" for o in overall.values())
+        typer.echo(f"{key:<30}{values}")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    return str(value)
 
 
 def _mark(value: bool | None) -> str:
@@ -175,9 +217,17 @@ def chat(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, RAG_UI_HOST).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 7860, RAG_UI_PORT).")] = None,
     terminal: Annotated[bool, typer.Option("--terminal", help="Chat in the terminal instead of the browser.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Re-index the corpus whenever its files change.")
+    ] = False,
 ) -> None:
     """Open the chat page (or a terminal chat)."""
     settings = _run(Settings.from_env)
+    if watch and terminal:
+        from ingest.watch import start_watching
+        from rag.store import open_store
+
+        start_watching(settings, store=_run(lambda: open_store(settings)))
     if terminal:
         _terminal_chat(settings)
         return
@@ -186,7 +236,7 @@ def chat(
     overrides = {k: v for k, v in {"ui_host": host, "ui_port": port}.items() if v is not None}
     settings = settings.with_overrides(**overrides)
     typer.echo(f"newsrag chat on http://{settings.ui_host}:{settings.ui_port} (Ctrl-C stops it)")
-    _run(lambda: serve(settings))
+    _run(lambda: serve(settings, watch=watch))
 
 
 def _terminal_chat(settings: Settings) -> None:

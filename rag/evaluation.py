@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections import Counter
@@ -16,7 +17,11 @@ from rag.errors import RagError
 from rag.models import Answer
 from rag.records import Records
 
-HIT_AT = 3
+HIT_AT = 4
+"""Retrieval hit: the support span lies inside one of the first `HIT_AT` passages (the default `k`)."""
+SUPPORT_COVERAGE = 0.6
+"""Share of the support span's words that the answer's valid quotes must cover together."""
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class EvalItem:
     answerable: bool
     facts: list[str]
     support: str
+    sources: list[str] = field(default_factory=list)
+    """Articles that hold the answer (any of them counts); empty means any article."""
+    near: bool | None = None
+    """For unanswerable questions: True when the question is in the archive's domain (a trap)."""
 
 
 @dataclass
@@ -33,11 +42,12 @@ class ItemResult:
     id: str
     question: str
     answerable: bool
+    near: bool | None
     refused: bool
     facts_ok: bool | None
     """All facts in the answer (answerable questions only)."""
-    citations_ok: bool | None
-    """Every quote verbatim, and one covering the support span (answered, answerable questions only)."""
+    support_ok: bool | None
+    """The answer's valid quotes cover the support span's words (answerable questions only)."""
     verbatim_ok: bool | None
     """Every quote is the article text at its offsets (every answered question)."""
     unsupported: int
@@ -56,24 +66,25 @@ class EvalReport:
     def overall(self) -> dict[str, Any]:
         answerable = [r for r in self.items if r.answerable]
         refused = [r for r in self.items if r.refused]
-        unanswerable = [r for r in self.items if not r.answerable]
-        cited = [r for r in self.items if r.citations_ok is not None]
+        near = [r for r in self.items if not r.answerable and r.near is not False]
+        off_topic = [r for r in self.items if not r.answerable and r.near is False]
         quoted = [r for r in self.items if r.verbatim_ok is not None]
         latencies = sorted(r.latency_ms for r in self.items)
         return {
             "questions": len(self.items),
             "fact_accuracy": _ratio(sum(bool(r.facts_ok) for r in answerable), len(answerable)),
-            "citation_validity": _ratio(sum(bool(r.citations_ok) for r in cited), len(cited)),
-            "citations_verbatim": _ratio(sum(bool(r.verbatim_ok) for r in quoted), len(quoted)),
+            "support": _ratio(sum(bool(r.support_ok) for r in answerable), len(answerable)),
+            "citation_validity": _ratio(sum(bool(r.verbatim_ok) for r in quoted), len(quoted)),
             "unsupported_sentences_flagged": sum(r.unsupported for r in self.items),
             "refusal_precision": _ratio(sum(not r.answerable for r in refused), len(refused)),
-            "refusal_recall": _ratio(sum(r.refused for r in unanswerable), len(unanswerable)),
+            "refusal_recall": _ratio(sum(r.refused for r in near + off_topic), len(near + off_topic)),
+            "refused_near_topic": f"{sum(r.refused for r in near)}/{len(near)}",
+            "refused_off_topic": f"{sum(r.refused for r in off_topic)}/{len(off_topic)}",
+            "false_refusals": f"{sum(r.refused for r in answerable)}/{len(answerable)}",
             f"hit_at_{HIT_AT}": _ratio(sum(bool(r.hit) for r in answerable), len(answerable)),
             "answered_by": dict(Counter(r.backend for r in self.items if not r.refused)),
-            "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "latency_p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
-            if latencies
-            else None,
+            "latency_p50_ms": _percentile(latencies, 0.5),
+            "latency_p95_ms": _percentile(latencies, 0.95),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +95,16 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, 4)
 
 
+def _percentile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    if q == 0.5:
+        return round(statistics.median(ordered), 1)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
 def load_eval_set(path: Path) -> list[EvalItem]:
-    """Read a JSONL file of {id, question, answerable, facts, support}."""
+    """Read a JSONL file of {id, question, answerable, facts, support, source, near}."""
     if not path.is_file():
         raise RagError(f"eval file {path} does not exist")
     items = []
@@ -94,6 +113,7 @@ def load_eval_set(path: Path) -> list[EvalItem]:
             continue
         try:
             d = json.loads(line)
+            source = d.get("source") or []
             items.append(
                 EvalItem(
                     str(d.get("id", n)),
@@ -101,6 +121,8 @@ def load_eval_set(path: Path) -> list[EvalItem]:
                     bool(d.get("answerable", True)),
                     list(d.get("facts", [])),
                     d.get("support", ""),
+                    [source] if isinstance(source, str) else list(source),
+                    d.get("near"),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -114,9 +136,17 @@ def fact_present(fact: str, text: str) -> bool:
     return any(alt.strip().lower() in lowered for alt in fact.split("|"))
 
 
+def support_covered(support: str, quotes: list[str], threshold: float = SUPPORT_COVERAGE) -> bool:
+    """True when the quotes together contain at least `threshold` of the support span's words."""
+    wanted = _TOKEN.findall(support.lower())
+    if not wanted:
+        return False
+    present = set(_TOKEN.findall(" ".join(quotes).lower()))
+    return sum(w in present for w in wanted) / len(wanted) >= threshold
+
+
 def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], records: Records) -> EvalReport:
     """Ask every question and score the answers against the article bodies in `records`."""
-    report = EvalReport()
     bodies: dict[str, str] = {}
 
     def body(source: str) -> str:
@@ -125,38 +155,45 @@ def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], records: Recor
             bodies[source] = article.body if article else ""
         return bodies[source]
 
+    report = EvalReport()
     for item in items:
         started = time.perf_counter()
         result = ask(item.question)
         latency = (time.perf_counter() - started) * 1000
-        facts_ok = citations_ok = hit = verbatim_ok = None
-        if item.answerable:
-            facts_ok = not result.refused and all(fact_present(f, result.text) for f in item.facts)
-            spans = [(p.source, p.start, p.end) for p in result.passages[:HIT_AT]]
-            hit = any(_covers(body(s), start, end, item.support) for s, start, end in spans)
-        if not result.refused:
-            verbatim_ok = all(body(c.source)[c.start : c.end] == c.quote for c in result.citations)
-        if not result.refused and item.answerable:
-            verbatim = bool(verbatim_ok)
-            on_support = any(_overlaps(body(c.source), c.start, c.end, item.support) for c in result.citations)
-            citations_ok = bool(result.citations) and verbatim and on_support
-        report.items.append(
-            ItemResult(
-                id=item.id,
-                question=item.question,
-                answerable=item.answerable,
-                refused=result.refused,
-                facts_ok=facts_ok,
-                citations_ok=citations_ok,
-                verbatim_ok=verbatim_ok,
-                unsupported=result.text.count(UNSUPPORTED_TAG),
-                hit=hit,
-                latency_ms=round(latency, 1),
-                answer=result.text,
-                backend=result.backend,
-            )
-        )
+        report.items.append(score_answer(item, result, body, latency))
     return report
+
+
+def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], latency_ms: float) -> ItemResult:
+    """Score one answer: facts, support, verbatim quotes, retrieval hit."""
+    facts_ok = support_ok = hit = verbatim_ok = None
+
+    def listed(source: str) -> bool:
+        return not item.sources or source in item.sources
+
+    if not result.refused:
+        verbatim_ok = all(body(c.source)[c.start : c.end] == c.quote for c in result.citations)
+    if item.answerable:
+        facts_ok = not result.refused and all(fact_present(f, result.text) for f in item.facts)
+        spans = [(p.source, p.start, p.end) for p in result.passages[:HIT_AT]]
+        hit = any(listed(s) and _covers(body(s), start, end, item.support) for s, start, end in spans)
+        valid = [c.quote for c in result.citations if listed(c.source) and body(c.source)[c.start : c.end] == c.quote]
+        support_ok = not result.refused and support_covered(item.support, valid)
+    return ItemResult(
+        id=item.id,
+        question=item.question,
+        answerable=item.answerable,
+        near=item.near,
+        refused=result.refused,
+        facts_ok=facts_ok,
+        support_ok=support_ok,
+        verbatim_ok=verbatim_ok,
+        unsupported=result.text.count(UNSUPPORTED_TAG),
+        hit=hit,
+        latency_ms=round(latency_ms, 1),
+        answer=result.text,
+        backend=result.backend,
+    )
 
 
 def _support_spans(body: str, support: str) -> list[tuple[int, int]]:

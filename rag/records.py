@@ -261,9 +261,8 @@ class Records:
         )
         return [r[0] for r in rows]
 
-    def _selective_terms(self, terms: list[str]) -> list[str]:
-        if len(terms) <= MIN_QUERY_TERMS:
-            return terms
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks hold each term (stemmed as the keyword index stems), and how many chunks there are."""
         db = self._connect()
         with self._df_lock:
             generation = db.execute("PRAGMA data_version").fetchone()[0], self._writes
@@ -275,8 +274,12 @@ class Records:
                 if term not in self._df_cache:
                     row = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (_quoted(term),))
                     self._df_cache[term] = int(row.fetchone()[0])
-            df = {t: self._df_cache[t] for t in terms}
-            total = self._df_total
+            return {t: self._df_cache[t] for t in terms}, self._df_total
+
+    def _selective_terms(self, terms: list[str]) -> list[str]:
+        if len(terms) <= MIN_QUERY_TERMS:
+            return terms
+        df, total = self.document_frequencies(terms)
         present = sorted((t for t in terms if df[t]), key=lambda t: df[t])
         common = max(COMMON_MIN_CHUNKS, COMMON_FRACTION * total)
         selective = [t for t in present if df[t] <= common]

@@ -65,6 +65,24 @@ def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list
     return [Passage(records[candidates[j]], float(similarity[j]), matrix[j]) for j in order]
 
 
+def with_whole_articles(
+    store: Store, passages: list[Passage], query_vector: np.ndarray, articles: int
+) -> list[Passage]:
+    """The passages, followed by the other chunks of the first `articles` articles among them.
+
+    An answer often sits a few paragraphs below the passage that matched the question best; the
+    rest of that article is worth reading before the weaker matches from other articles.
+    """
+    sources = list(dict.fromkeys(p.source for p in passages))[:articles]
+    have = {p.chunk.id for p in passages}
+    ids = [i for i in store.records.chunk_ids_of(sources) if i not in have]
+    records = store.records.chunks_by_id(ids)
+    vectors = store.vectors_of([i for i in ids if i in records])
+    extra = [Passage(records[i], float(vectors[i] @ query_vector), vectors[i]) for i in ids if i in vectors]
+    extra.sort(key=lambda p: (sources.index(p.source), p.start))
+    return passages + extra
+
+
 def _reciprocal_rank_fusion(rankings: list[list[str]]) -> dict[str, float]:
     scores: dict[str, float] = {}
     for ranking in rankings:

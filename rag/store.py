@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import EmbedderMismatchError, RagError, StoreUnavailableError
+from rag.locking import ingest_running
 from rag.records import Records
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECORDS_FILE = "records.sqlite3"
+GENERATION_KEY = "generation"
+"""Records meta key counting the ingests that changed the index."""
 CHROMA_DIR = "chroma"
 _WRITE_BATCH = 1000
 
@@ -57,6 +60,11 @@ class Store:
         self.embedder_name = embedder_name
         self.dimension = dimension
         self.records = Records(settings.data_dir / RECORDS_FILE)
+        self._generation: str | None = None
+        """The index generation the open Chroma client has seen (embedded store only)."""
+        self._readers = 0
+        self._readers_done = threading.Condition()
+        self._drift_logged = False
 
     # --- Chroma -------------------------------------------------------------------------------
 
@@ -88,6 +96,7 @@ class Store:
     @cached_property
     def collection(self) -> Collection:
         """The chunk collection; created with our embedder's name and dimension on first use."""
+        self._generation = self.records.get_meta(GENERATION_KEY)
         try:
             collection = self.client.get_or_create_collection(
                 self.settings.collection,
@@ -116,6 +125,51 @@ class Store:
                 f"the index in {self.settings.data_dir} ({where}) was built with {name} ({dimension}-d), "
                 f"not {self.embedder_name} ({self.dimension}-d); re-index with `rag ingest --rebuild`"
             )
+
+    # --- another process's ingest ---------------------------------------------------------------
+
+    def bump_generation(self) -> None:
+        """Record that this process changed the index; its own Chroma client already sees the change."""
+        generation = str(int(self.records.get_meta(GENERATION_KEY) or 0) + 1)
+        self.records.set_meta(GENERATION_KEY, generation)
+        if "collection" in self.__dict__:
+            self._generation = generation
+
+    def refresh_if_stale(self) -> bool:
+        """Reopen the embedded Chroma store if another process's ingest has changed the index since.
+
+        An embedded Chroma client keeps its vector index in memory and never sees another process's
+        writes, so a `rag ingest` from another terminal would leave the chat blind to new chunks. While
+        that ingest runs, the old view keeps answering (ids it lacks are dropped); once it returns,
+        the next question reopens the store and sees everything. A Chroma server needs none of this.
+        """
+        if self.settings.chroma_url or "collection" not in self.__dict__:
+            return False
+        if self.records.get_meta(GENERATION_KEY) == self._generation or ingest_running(self.settings.data_dir):
+            return False
+        with self._readers_done:
+            self._readers_done.wait_for(lambda: self._readers == 0)
+            if self.records.get_meta(GENERATION_KEY) == self._generation:
+                return False  # another thread reopened it meanwhile
+            client = self.__dict__.pop("client", None)
+            self.__dict__.pop("collection", None)
+            if client is not None:
+                client.close()
+            self.collection  # noqa: B018 - reopen now, under the lock, and note the generation seen
+        log.info("the index changed in another process; reopened the vector store")
+        return True
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Count a read of the Chroma client, so that a reopen waits for it to finish."""
+        with self._readers_done:
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._readers_done:
+                self._readers -= 1
+                self._readers_done.notify_all()
 
     @contextmanager
     def _chroma(self) -> Iterator[None]:
@@ -152,7 +206,7 @@ class Store:
 
     def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[str, np.ndarray]]:
         """Return (chunk id, vector) of the nearest chunks, nearest first."""
-        with self._chroma():
+        with self._reading(), self._chroma():
             # n_results above the collection size just returns fewer hits: no count() round trip.
             result = self.collection.query(query_embeddings=[vector], n_results=limit, include=["embeddings"])
         ids = result["ids"][0]
@@ -161,10 +215,30 @@ class Store:
         return list(zip(ids, np.asarray(embeddings[0], dtype=np.float32), strict=True))
 
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the given chunk ids; ids this client cannot find (another process's ingest is
+        midway, or has just finished) are left out, never raised."""
         if not ids:
             return {}
-        with self._chroma():
-            got = self.collection.get(ids=list(ids), include=["embeddings"])
+        with self._reading():
+            try:
+                with self._chroma():
+                    return self._get_vectors(ids)
+            except StoreUnavailableError:
+                raise
+            except Exception as exc:  # the embedded client knows the id's record but not its vector
+                if not self._drift_logged:
+                    log.warning("vector store lags the records (%s); leaving unknown chunks out", _first_line(exc))
+                    self._drift_logged = True
+            found: dict[str, np.ndarray] = {}
+            for chunk_id in ids:
+                try:
+                    found.update(self._get_vectors([chunk_id]))
+                except Exception:  # noqa: S112 - this id is the unknown one; the rest still count
+                    continue
+            return found
+
+    def _get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
         embeddings = got["embeddings"]
         assert embeddings is not None
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)}

@@ -20,7 +20,8 @@ STOPWORDS = frozenset(
     itself just me more most my myself no nor not now of off on once only or other our ours out
     over own same she should so some such than that the their theirs them themselves then there
     these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself tell say said says did does""".split()
+    while who whom whose why will with would you your yours yourself tell say said says did does much many
+    often""".split()
 )
 
 
@@ -67,17 +68,33 @@ def keyword_terms(text: str) -> list[str]:
 
 
 def _is_content_word(word: str) -> bool:
+    if len(word) < 2:
+        return False  # the "s" of "Energy's", initials
     if word.isdigit():
         return len(word) >= 4  # years and large figures carry meaning; "2" or "10" rarely do
     return word not in STOPWORDS
 
 
 def stem(word: str) -> str:
-    """Strip common English suffixes so that 'resigned' and 'resign' compare equal."""
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """Reduce an English word to a light stem, so that 'share', 'shares', 'shared' and 'sharing' match."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    w = word
+    if w.endswith("ies") or w.endswith("ied"):
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "ches", "shes", "xes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ations", "ation", "ing", "ed", "ly"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]  # stopped -> stop, running -> run
+            break
+    if len(w) >= 4 and w.endswith("e"):
+        w = w[:-1]  # share, shared and sharing meet at "shar"
+    return w
 
 
 def clean_question(text: str) -> str:

@@ -29,6 +29,8 @@ StreamFn = Callable[..., Iterator[str | Answer]]
 IngestFn = Callable[..., IngestReport]
 Turns = list[tuple[str, str]]
 
+UNEXPECTED = "Something went wrong while answering; please ask again (the server log has the details)."
+
 DEFAULT_EXAMPLES = (
     "Why did Krause resign?",
     "What IRS data would ICE be able to cross-reference?",
@@ -62,8 +64,12 @@ def build_app(
     stream_fn: StreamFn = answer_stream,
     ingest_fn: IngestFn = ingest,
     examples: Sequence[str] = DEFAULT_EXAMPLES,
+    refresh_every: float | None = None,
 ) -> gr.Blocks:
-    """Assemble the chat page; nothing is loaded or indexed until a request comes in."""
+    """Assemble the chat page; nothing is loaded or indexed until a request comes in.
+
+    `refresh_every` (seconds) re-reads the corpus panel and footer periodically, for a watched corpus.
+    """
     settings = settings or Settings.from_env()
     spec = parse_llm(settings.llm)
     backend = "extractive" if spec is None else spec.label
@@ -86,7 +92,12 @@ def build_app(
                     chat[-1] = {"role": "assistant", "content": answer_markdown(streamed)}
                     yield "", turns, chat, gr.skip()
         except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
+            chat[-1] = {"role": "assistant", "content": f"**Error:** {html.escape(str(exc))}"}
+            yield "", turns, chat, gr.skip()
+            return
+        except Exception:  # a bug or a broken store: a line for the reader, the traceback for the log
+            log.exception("answering %r failed", question[:200])
+            chat[-1] = {"role": "assistant", "content": f"**Error:** {UNEXPECTED}"}
             yield "", turns, chat, gr.skip()
             return
         assert result is not None
@@ -139,6 +150,9 @@ def build_app(
             return answer_fn(question, settings=settings).to_dict()
         except RagError as exc:
             raise gr.Error(str(exc)) from None
+        except Exception:
+            log.exception("answering %r failed", (question or "")[:200])
+            raise gr.Error(UNEXPECTED) from None
 
     with gr.Blocks(title="newsrag") as app:
         gr.Markdown("# newsrag\nAsk questions about the news articles; every answer quotes its sources.")
@@ -202,6 +216,8 @@ def build_app(
             refresh, None, [corpus_table, footer], api_visibility="private"
         )
         app.load(refresh, None, [corpus_table, footer], api_visibility="private")
+        if refresh_every:
+            gr.Timer(refresh_every).tick(refresh, None, [corpus_table, footer], api_visibility="private")
         gr.api(ask, api_name="ask")
     app.queue(default_concurrency_limit=2)
     return app
@@ -240,11 +256,18 @@ def launch(app: gr.Blocks, settings: Settings, *, block: bool = True, **kwargs: 
     )
 
 
-def main(settings: Settings | None = None) -> None:
-    """Load the model, then serve the chat until interrupted."""
+WATCH_REFRESH_SECONDS = 5.0
+
+
+def main(settings: Settings | None = None, *, watch: bool = False) -> None:
+    """Load the model, then serve the chat until interrupted; with `watch`, re-index corpus changes."""
     from rag.embeddings import get_embedder
 
     settings = settings or Settings.from_env()
     get_embedder().model  # noqa: B018 - load before the first question, not during it
+    if watch:
+        from ingest.watch import start_watching
+
+        start_watching(settings, store=open_store(settings))
     log.info("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
-    launch(build_app(settings), settings)
+    launch(build_app(settings, refresh_every=WATCH_REFRESH_SECONDS if watch else None), settings)

@@ -1,23 +1,35 @@
-"""The default answerer: quote the sentences of the top passages that best answer the question."""
+"""The default answerer: quote the sentences of the retrieved passages that best answer the question."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag.answering.questions import AnswerType, Question, offers_answer, read_question
+from rag.answering.selection import (
+    FEATURES,
+    BodyLookup,
+    Candidate,
+    SelectorModel,
+    candidate_sentences,
+    sentence_features,
+    with_dense,
+)
 from rag.embeddings import Embedder
 from rag.models import Citation
 from rag.retrieval import Passage
-from rag.text import keyword_terms, sentence_spans, stem
+from rag.text import sentence_spans
 
-PASSAGES_READ = 3
-"""Only the best passages are read: beyond them, sentences are rarely the answer."""
+PASSAGES_READ = 6
+"""Passages whose sentences are scored: the answer is often in a passage ranked below the third."""
+WHOLE_ARTICLES = 2
+"""Articles read whole: the answer is often a few paragraphs below the best-matching passage."""
+EMBEDDED = 12
+"""Sentences embedded per question: the ones the model ranks best before their own similarity is known."""
 MAX_SENTENCES = 3
-KEEP_RATIO = 0.7
-"""A further sentence is kept only if it scores at least this fraction of the best one."""
-DENSE_WEIGHT = 0.75
+"""Sentences quoted: the three most probable distinct ones hold the answer far more often than the first."""
 DUPLICATE_SIMILARITY = 0.9
 _CONTINUATIONS = frozenset(
     "although though but however yet still instead meanwhile this that these it he she they his her their".split()
@@ -25,46 +37,132 @@ _CONTINUATIONS = frozenset(
 """First words that mark a sentence as carrying on the one before ("Although a court blocked the move")."""
 _LOOKAHEAD_CHARS = 1500
 
-BodyLookup = Callable[[str], str | None]
-"""Returns an article's body by source, to read past the end of a passage."""
+IdfLookup = Callable[[Sequence[str]], tuple[dict[str, int], int]]
+"""Document frequencies of words and the number of chunks (`Records.document_frequencies`)."""
 
 
 @dataclass(frozen=True)
-class Sentence:
-    source: str
-    title: str
-    start: int
-    end: int
-    """Offsets into the article body."""
-    text: str
-    rank: int
-    """Rank of the passage it came from; the follower of the best sentence inherits it."""
+class Scored:
+    """The candidate sentences of a question with their features and probabilities."""
+
+    question: Question
+    candidates: list[Candidate]
+    vectors: np.ndarray
+    features: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def best(self) -> float:
+        return float(self.probabilities.max()) if len(self.candidates) else 0.0
 
 
 @dataclass(frozen=True)
 class Extract:
     text: str
     citations: list[Citation]
+    scored: Scored
 
 
-def extract_answer(
-    question: str, query_vector: np.ndarray, passages: list[Passage], embedder: Embedder, body_of: BodyLookup
-) -> Extract:
-    """Pick 1-3 sentences that answer the question; return them with `[n]` markers and citations."""
-    sentences = _candidate_sentences(passages[:PASSAGES_READ])
-    if not sentences:
-        return Extract("", [])
-    vectors = embedder.embed([s.text for s in sentences])
-    dense = vectors @ query_vector
-    overlap = np.array([_keyword_overlap(question, s.text) for s in sentences])
-    scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * overlap
+def passages_to_read(k: int) -> int:
+    """How many passages to retrieve so that `PASSAGES_READ` are scored and `k` are shown."""
+    return max(k, PASSAGES_READ)
+
+
+def score_sentences(
+    question: str,
+    query_vector: np.ndarray,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    body_of: BodyLookup,
+    document_frequencies: IdfLookup,
+    model: SelectorModel,
+) -> Scored:
+    """Score the sentences of the passages for how well they answer the question.
+
+    The model first ranks every sentence with the passage's similarity standing in for the
+    sentence's own; only the `EMBEDDED` best are embedded and scored for real (embedding is the
+    slow step, and the answer is almost always among them).
+    """
+    scored = featurize(question, query_vector, passages, embedder, body_of, document_frequencies, prefilter=model)
+    return replace(scored, probabilities=model.probabilities(scored.features))
+
+
+def featurize(
+    question: str,
+    query_vector: np.ndarray,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    body_of: BodyLookup,
+    document_frequencies: IdfLookup,
+    *,
+    prefilter: SelectorModel | None = None,
+) -> Scored:
+    """The candidate sentences and their features (no probabilities yet); with `prefilter`, only the
+    `EMBEDDED` sentences it ranks best are kept and embedded."""
+    read = read_question(question)
+    candidates = candidate_sentences(passages, body_of)
+    df, total = document_frequencies(list(read.raw_terms))
+    idf = {w: float(np.log((total + 1) / (n + 0.5))) for w, n in df.items()}
+    texts: dict[str, str] = {}
+    for p in passages:
+        texts[p.source] = texts.get(p.source, p.title) + " " + p.text
+    features = sentence_features(read, candidates, idf, texts)
+    if prefilter is not None and len(candidates) > EMBEDDED:
+        keep = sorted(np.argsort(-prefilter.probabilities(features))[:EMBEDDED])
+        candidates = [candidates[i] for i in keep]
+        features = features[keep]
+    vectors = embedder.embed([c.text for c in candidates])
+    features = with_dense(features, vectors @ query_vector)
+    return Scored(read, candidates, vectors, features, np.zeros(len(candidates)))
+
+
+def rerank_passages(passages: Sequence[Passage], scored: Scored) -> list[Passage]:
+    """Order the passages by their best sentence's probability (ties keep their retrieval order)."""
+    best: dict[tuple[str, int], float] = {}
+    for c, p in zip(scored.candidates, scored.probabilities, strict=True):
+        for passage in passages:
+            if passage.source == c.source and passage.start <= c.start < passage.end:
+                key = (passage.source, passage.start)
+                best[key] = max(best.get(key, 0.0), float(p))
+    return sorted(passages, key=lambda p: -best.get((p.source, p.start), 0.0))
+
+
+TYPED_CHECK_DEPTH = 3
+"""How many of the most probable sentences may hold the typed answer (the ones an answer quotes)."""
+
+
+CHECKED_TYPES = frozenset({AnswerType.MONEY, AnswerType.AMOUNT, AnswerType.DATE, AnswerType.FREQUENCY})
+"""Answer types a sentence visibly offers or not; names are in nearly every news sentence."""
+
+
+def has_typed_candidate(scored: Scored) -> bool:
+    """For a question that asks for a sum, amount, date or frequency: does one of the most probable
+    sentences hold one of its focus words and a candidate of that type?"""
+    q = scored.question
+    if q.answer_type not in CHECKED_TYPES or not q.focus:
+        return True
+    focus_column = FEATURES.index("focus_overlap")
+    top = np.argsort(-scored.probabilities)[:TYPED_CHECK_DEPTH]
+    return any(
+        scored.features[i, focus_column] > 0 and offers_answer(q.answer_type, scored.candidates[i].text, q)
+        for i in top
+    )
+
+
+def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:
+    """Quote the 1-3 most probable sentences, with `[n]` markers and citations."""
+    if not scored.candidates:
+        return Extract("", [], scored)
+    probabilities, vectors, sentences = scored.probabilities, scored.vectors, scored.candidates
     chosen: list[int] = []
-    for i in np.argsort(-scores):
-        if len(chosen) == MAX_SENTENCES or scores[i] < KEEP_RATIO * scores[chosen[0] if chosen else i]:
+    for i in np.argsort(-probabilities):
+        if len(chosen) == MAX_SENTENCES:
             break
         if not any(float(vectors[i] @ vectors[j]) > DUPLICATE_SIMILARITY for j in chosen):
             chosen.append(int(i))
-    picked = [(sentences[i], float(dense[i])) for i in chosen]
+    if not chosen:
+        return Extract("", [], scored)
+    picked = [(sentences[i], float(vectors[i] @ query_vector)) for i in chosen]
     follower = _continuation(sentences[chosen[0]], body_of)
     if follower is not None and len(picked) < MAX_SENTENCES and all(s.start != follower.start for s, _ in picked):
         picked.append((follower, float(embedder.embed_one(follower.text) @ query_vector)))
@@ -74,21 +172,10 @@ def extract_answer(
     for number, (s, score) in enumerate(picked, start=1):
         parts.append(f"{s.text} [{number}]")
         citations.append(Citation(number, s.source, s.title, s.text, s.start, s.end, score))
-    return Extract(" ".join(parts), citations)
+    return Extract(" ".join(parts), citations, scored)
 
 
-def _candidate_sentences(passages: list[Passage]) -> list[Sentence]:
-    seen: set[tuple[str, int]] = set()
-    sentences = []
-    for rank, p in enumerate(passages):
-        for start, end in sentence_spans(p.text):
-            if (p.source, p.start + start) not in seen:
-                seen.add((p.source, p.start + start))
-                sentences.append(Sentence(p.source, p.title, p.start + start, p.start + end, p.text[start:end], rank))
-    return sentences
-
-
-def _continuation(best: Sentence, body_of: BodyLookup) -> Sentence | None:
+def _continuation(best: Candidate, body_of: BodyLookup) -> Candidate | None:
     """The sentence right after `best` in its article, if it opens as a continuation of it."""
     body = body_of(best.source)
     if body is None:
@@ -100,13 +187,7 @@ def _continuation(best: Sentence, body_of: BodyLookup) -> Sentence | None:
     first_word = body[start:end].split(maxsplit=1)[0].strip(",;:").lower()
     if first_word not in _CONTINUATIONS:
         return None
-    return Sentence(best.source, best.title, start, end, body[start:end], best.rank)
-
-
-def _keyword_overlap(question: str, sentence: str) -> float:
-    """Fraction of the question's content words (stemmed) that appear in the sentence."""
-    wanted = {stem(w) for w in keyword_terms(question)}
-    if not wanted:
-        return 0.0
-    present = {stem(w) for w in keyword_terms(sentence)}
-    return len(wanted & present) / len(wanted)
+    text = body[start:end]
+    return Candidate(
+        best.source, best.title, start, end, text, best.rank, best.passage_score, best.index + 1, best.text
+    )

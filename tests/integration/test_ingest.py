@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from ingest.chunker import chunk_article
-from ingest.indexer import _ingest_lock, ingest
+from ingest.indexer import ingest
 from ingest.loader import load_article
 from rag.config import Settings
 from rag.embeddings import get_embedder
 from rag.errors import CorpusPathError, EmbedderMismatchError, IngestLockedError
+from rag.locking import ingest_lock
 from rag.store import Store, open_store
 from tests.conftest import SEED_ARTICLE
 
@@ -133,7 +134,7 @@ def test_interrupted_write_is_repaired(settings: Settings, write_article) -> Non
 
 def test_second_ingest_while_one_runs_stops_with_a_message(settings: Settings, write_article) -> None:
     write_article("a.md", STORY, title="Ferry")
-    with _ingest_lock(settings.data_dir), pytest.raises(IngestLockedError, match="another ingest is running"):
+    with ingest_lock(settings.data_dir), pytest.raises(IngestLockedError, match="another ingest is running"):
         ingest(settings)
 
 

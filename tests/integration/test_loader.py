@@ -69,7 +69,6 @@ def test_nested_folders_use_relative_sources(settings: Settings, write_article) 
         ("blank.txt", b"  \n\t\n", "empty"),
         ("only-front.md", b"---\ntitle: T\n---\n", "empty"),
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
-        ("latin1.txt", "Caf\u00e9 au lait".encode("latin-1"), "not UTF-8"),
         ("bad-yaml.md", b"---\ntitle: [unclosed\n---\nBody.", "front matter"),
         ("list-yaml.md", b"---\n- a\n- b\n---\nBody.", "front matter"),
         ("image.png", b"\x89PNG", "unsupported file type"),
@@ -87,6 +86,21 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(
     assert [s.source for s in skipped] == [name]
     assert reason in skipped[0].reason
     assert any(name in r.getMessage() and reason in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("cp1252", b""), ("latin-1", b""), ("utf-16", b""), ("utf-8", b"\xef\xbb\xbf")],
+)
+def test_text_in_other_encodings_is_decoded(settings: Settings, encoding: str, prefix: bytes) -> None:
+    text = "Price rise\n\nThe caf\u00e9 in M\u00fcnster raised its price to \u00a34.50 for a cr\u00e8me."
+    if encoding == "cp1252":
+        text += " \u201cIt\u2019s fair,\u201d the owner said \u2013 customers disagreed."
+    (settings.corpus_dir / "story.txt").write_bytes(prefix + text.encode(encoding))
+    [article], skipped = load(settings)
+    assert not skipped
+    assert article.body == text
+    assert article.title == "Price rise"
 
 
 def test_hidden_files_are_ignored(settings: Settings, write_article) -> None:

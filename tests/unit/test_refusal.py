@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from rag.answering.questions import question_names
 from rag.records import ChunkRecord
-from rag.refusal import is_covered, question_names
+from rag.refusal import is_covered
 from rag.retrieval import Passage
 
 

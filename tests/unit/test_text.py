@@ -32,9 +32,25 @@ def test_sentence_spans_respect_bounds() -> None:
 
 def test_keyword_terms_drop_stopwords_and_small_numbers() -> None:
     assert keyword_terms("Why did Krause resign in 1798 after 2 years?") == ["krause", "resign", "1798", "years"]
+    assert keyword_terms("Energy's share price") == ["energy", "share", "price"]
 
 
-@pytest.mark.parametrize(("word", "root"), [("resigned", "resign"), ("hearings", "hear"), ("is", "is")])
+@pytest.mark.parametrize(
+    ("word", "root"),
+    [
+        ("resigned", "resign"),
+        ("hearings", "hear"),
+        ("is", "is"),
+        ("share", "shar"),
+        ("shares", "shar"),
+        ("sharing", "shar"),
+        ("countries", "country"),
+        ("stopped", "stop"),
+        ("called", "call"),
+        ("business", "business"),
+        ("2004", "2004"),
+    ],
+)
 def test_stem(word: str, root: str) -> None:
     assert stem(word) == root
 

@@ -1,0 +1,167 @@
+"""What a question asks for: its names, its focus words and the type of answer it expects.
+
+These rules read the form of an English question ("how much", "who", "why"), never the topic of
+any article, so they hold on any news archive.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from rag.text import STOPWORDS, keyword_terms, stem
+
+
+class AnswerType(Enum):
+    MONEY = "money"
+    """How much did X pay / what price: a sum of money."""
+    AMOUNT = "amount"
+    """How much / how many / what price, share, rate, score: a number."""
+    DATE = "date"
+    """When / what year: a date or time."""
+    NAME = "name"
+    """Who / which X / where: a name the question does not already hold."""
+    FREQUENCY = "frequency"
+    """How often."""
+    REASON = "reason"
+    """Why / how did: a cause, a consequence or a manner."""
+    OTHER = "other"
+
+
+_AMOUNT_NOUNS = (
+    "price|cost|costs|value|sum|amount|figure|number|total|percentage|percent|share|proportion|rate|"
+    "score|fee|fine|salary|budget|turnout|profit|profits|loss|losses|revenue|sales|stake|deficit|"
+    "margin|age|size|temperature|distance|height|fall|rise|increase|drop|growth|cut"
+)
+_HEAD = re.compile(
+    r"(?:^(?:\w+\s+)?|[,:;]\s*|\b(?:in|by|to|for|from|at|on|of|with|under|during|since|until|and|but)\s+)"
+    r"(?=(?:what|which|who|whom|whose|where|when|why|how|name)\b)"
+)
+"""Where the question proper starts: at the beginning, after a comma ("According to X, how many"),
+or after a preposition ("In which city", "By what score")."""
+_MONEY_VERBS = (
+    r"pay|paid|paying|cost|costs|spend|spent|spending|raise|raised|earn|earned|give|gave|charge|charged|"
+    r"sell|sold|fetch|fetched|worth|invest|invested|owe|owed|lose|lost"
+)
+"""Verbs that make "how much" ask for a sum of money."""
+_TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    (AnswerType.FREQUENCY, re.compile(r"how often\b")),
+    (AnswerType.MONEY, re.compile(rf"how much (?:money\b|\w+ (?:[\w'’-]+ ){{0,8}}?(?:{_MONEY_VERBS})\b)")),
+    (AnswerType.MONEY, re.compile(r"(?:what|which)(?: [\w'’-]+){0,3} (?:price|cost|fee|fine|salary|sum|budget)\b")),
+    (AnswerType.AMOUNT, re.compile(r"how (?:much|many|big|large|long|old|far|high|low|fast|small)\b")),
+    (AnswerType.AMOUNT, re.compile(rf"(?:what|which)(?: [\w'’-]+){{0,3}} (?:{_AMOUNT_NOUNS})\b")),
+    (AnswerType.AMOUNT, re.compile(r"what (?:percentage|proportion|share)\b")),
+    (AnswerType.DATE, re.compile(r"when\b|(?:what|which) (?:year|date|day|month|time)\b")),
+    (AnswerType.REASON, re.compile(r"why\b|how (?:did|does|do|has|have|is|was|will|would|could|can)\b|"
+                                   r"what (?:caused|led|made|sent|prompted|happened|drove)\b")),
+    (AnswerType.NAME, re.compile(r"(?:who|whom|whose|where|name)\b")),
+    (AnswerType.NAME, re.compile(r"(?:which|what) (?:[\w'’-]+ )?(?:firm|company|club|team|country|city|town|"
+                                 r"county|counties|place|person|man|woman|player|group|party|band|film|"
+                                 r"actor|actress|singer|website|site|brand|product|name|manager)\b")),
+    (AnswerType.NAME, re.compile(r"which\b")),
+]
+"""Tried in order on the question from its head on; the first that matches gives the type."""
+
+_NUMBER = re.compile(
+    r"\d[\d,.]*\s?%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|dozens|"
+    r"hundreds|thousands|millions|billions)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"[$£€¥]\s?\d|\d\s?(?:m|bn|k)?\s?(?:dollars|pounds|euros|yen|yuan|pence|francs|rupees)\b|"
+    r"\b(?:dollars|pounds|euros|pence)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|"
+    r"tomorrow|week|month|year|spring|summer|autumn|winter)\b",
+    re.IGNORECASE,
+)
+_FREQUENCY = re.compile(
+    r"\b(?:daily|weekly|monthly|yearly|annually|hourly|every|each|once|twice|times a|per (?:day|week|month|year))\b",
+    re.IGNORECASE,
+)
+_REASON = re.compile(
+    r"\b(?:because|after|due to|as a result|following|since|so that|amid|owing to|thanks to|led to|"
+    r"caused|blamed|reason|in order to|by (?:\w+ing)|said|says|claimed|argued|accused)\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*\w|\b[A-Z]{2,}\b")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question read once: what it asks for and which of its words matter."""
+
+    text: str
+    answer_type: AnswerType
+    names: frozenset[str]
+    """Lower-cased capitalised words past the first: who or what the question is about."""
+    focus: frozenset[str]
+    """Stems of the content words that are not names: what is asked about them ("cost", "deadline")."""
+    terms: frozenset[str]
+    """Stems of every content word."""
+    raw_terms: tuple[str, ...]
+    """The content words as written, lower-cased (for document-frequency lookups)."""
+
+
+def read_question(text: str) -> Question:
+    """Classify the question's answer type and split its content words into names and focus words."""
+    names = question_names(text)
+    raw = tuple(dict.fromkeys(keyword_terms(text)))
+    name_stems = {stem(n) for name in names for n in keyword_terms(name)}
+    terms = frozenset(stem(w) for w in raw)
+    return Question(
+        text=text,
+        answer_type=answer_type(text),
+        names=frozenset(names),
+        focus=frozenset(t for t in terms if t not in name_stems),
+        terms=terms,
+        raw_terms=raw,
+    )
+
+
+def answer_type(question: str) -> AnswerType:
+    """The kind of answer the question's form asks for."""
+    lowered = " ".join(question.lower().split())
+    for head in _HEAD.finditer(lowered):
+        asked = lowered[head.end() :]
+        for kind, pattern in _TYPE_PATTERNS:
+            if pattern.match(asked):
+                return kind
+    return AnswerType.OTHER
+
+
+def question_names(question: str) -> set[str]:
+    """Capitalised words past the first word: the names a question is about ("Harlow", "FIFA")."""
+    names = set()
+    first = re.search(r"[\w“\"']", question)
+    first_start = first.start() if first else -1
+    for match in _CAPITALISED.finditer(question):
+        if match.start() <= first_start + 1:
+            continue
+        name = re.sub(r"[’']s$", "", match.group())
+        if name.lower() not in STOPWORDS:
+            names.add(name.lower())
+    return names
+
+
+def offers_answer(kind: AnswerType, sentence: str, question: Question) -> bool:
+    """Whether the sentence holds a candidate answer of `kind` that the question does not already hold."""
+    asked = question.text.lower()
+    if kind is AnswerType.MONEY:
+        return bool(_MONEY.search(sentence))
+    if kind is AnswerType.AMOUNT:
+        return any(m.group().strip(" ,.").lower() not in asked for m in _NUMBER.finditer(sentence))
+    if kind is AnswerType.DATE:
+        return any(m.group().lower() not in asked for m in _DATE.finditer(sentence))
+    if kind is AnswerType.FREQUENCY:
+        return bool(_FREQUENCY.search(sentence))
+    if kind is AnswerType.NAME:
+        return bool(question_names(sentence) - question.names)
+    if kind is AnswerType.REASON:
+        return bool(_REASON.search(sentence))
+    return False

@@ -1,0 +1,227 @@
+"""Sentence selection: every sentence of the top passages gets a few general features, and a small
+logistic model (fitted on dev data, see `rag.answering.training`) turns them into the probability
+that the sentence answers the question.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.answering.questions import AnswerType, Question, offers_answer
+from rag.retrieval import Passage
+from rag.text import keyword_terms, sentence_spans, stem
+
+MODEL_FILE = Path(__file__).with_name("selector.json")
+"""The shipped weights, fitted on the dev sets by `python -m bench.fit_selector`."""
+
+FEATURES = (
+    "dense",
+    "dense_gap",
+    "idf_overlap",
+    "overlap_gap",
+    "focus_overlap",
+    "previous_overlap",
+    "names_in_sentence",
+    "names_in_article",
+    "article_overlap",
+    "question_numbers",
+    "type_match",
+    "type_missing",
+    "novelty",
+    "pronoun_start",
+    "passage_rank",
+    "passage_score",
+    "lede",
+    "position",
+    "quotation",
+    "length",
+)
+"""Feature names, in the order of a feature vector (the model file records them too)."""
+DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
+
+_QUOTE = re.compile(r"[\"“”]")
+_NUMBER = re.compile(r"\d[\d,.]*\d%?|\d%")
+"""Figures worth matching: more than one digit, or a percentage ("3.8%", "2004", "155,465")."""
+_PRONOUN_START = re.compile(r"^[\"“‘']?(?:he|she|they|it|his|her|their|its|this)\b", re.IGNORECASE)
+"""A sentence that carries on about someone or something named just before ("He said...")."""
+
+_SENTENCE_ENDINGS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
+"""A line that ends otherwise is a headline or subheading."""
+
+BodyLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, with its place in the article."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    """Offsets into the article body."""
+    text: str
+    rank: int
+    """Rank of its article: the position of the article's first passage among those read."""
+    passage_score: float
+    index: int
+    """Position among the article's sentences (0 = the first, often the headline)."""
+    previous: str = ""
+    """The sentence before it in the article ("" for the first)."""
+
+
+def candidate_sentences(passages: Sequence[Passage], body_of: BodyLookup) -> list[Candidate]:
+    """The sentences of the passages, each once, with their position in the article; headings left out."""
+    seen: set[tuple[str, int]] = set()
+    spans_of: dict[str, tuple[str, list[tuple[int, int]]]] = {}
+    out: list[Candidate] = []
+    article_rank = {source: n for n, source in enumerate(dict.fromkeys(p.source for p in passages))}
+    for p in passages:
+        rank = article_rank[p.source]
+        if p.source not in spans_of:
+            body = body_of(p.source) or ""
+            spans_of[p.source] = (body, sentence_spans(body))
+        body, spans = spans_of[p.source]
+        starts = [s for s, _ in spans]
+        for start, end in sentence_spans(p.text):
+            at = p.start + start
+            if (p.source, at) in seen:
+                continue
+            seen.add((p.source, at))
+            text = p.text[start:end]
+            index = max(0, bisect.bisect_right(starts, at) - 1)
+            if text.strip() == p.title.strip() or not text.rstrip().endswith(_SENTENCE_ENDINGS):
+                continue  # a headline or subheading names a story; the answer is in a sentence of the body
+            previous = body[spans[index - 1][0] : spans[index - 1][1]] if index > 0 else ""
+            out.append(Candidate(p.source, p.title, at, p.start + end, text, rank, p.score, index, previous))
+    return out
+
+
+def sentence_features(
+    question: Question, candidates: Sequence[Candidate], idf: dict[str, float], article_texts: dict[str, str]
+) -> np.ndarray:
+    """An (n, len(FEATURES)) matrix: one row per candidate sentence.
+
+    The dense columns hold the passage's similarity until `with_dense` puts the sentence's own in:
+    embedding every sentence is the slow part, so only the most promising ones are embedded.
+    """
+    stem_idf: dict[str, float] = {}
+    for word, weight in idf.items():
+        stem_idf[stem(word)] = max(stem_idf.get(stem(word), 0.0), weight)
+    total = sum(stem_idf.get(t, 0.0) for t in question.terms) or 1.0
+    focus_total = sum(stem_idf.get(t, 0.0) for t in question.focus) or 1.0
+
+    def overlap(words: set[str]) -> float:
+        return sum(stem_idf.get(t, 0.0) for t in question.terms & words) / total
+
+    kind = question.answer_type
+    typed = kind is not AnswerType.OTHER
+    numbers = set(_NUMBER.findall(question.text))
+    article_overlap = {s: overlap({stem(w) for w in keyword_terms(t)}) for s, t in article_texts.items()}
+    rows = []
+    for c in candidates:
+        words = [stem(w) for w in keyword_terms(c.text)]
+        present = set(words)
+        offers = typed and offers_answer(kind, c.text, question)
+        rows.append(
+            [
+                c.passage_score,
+                0.0,
+                overlap(present),
+                0.0,
+                sum(stem_idf.get(t, 0.0) for t in question.focus & present) / focus_total if question.focus else 0.0,
+                overlap({stem(w) for w in keyword_terms(c.previous)}),
+                _share(question.names, c.text.lower()),
+                _share(question.names, article_texts.get(c.source, "").lower()),
+                article_overlap.get(c.source, 0.0),
+                sum(n in c.text for n in numbers) / len(numbers) if numbers else 0.0,
+                1.0 if offers else 0.0,
+                1.0 if typed and not offers else 0.0,
+                sum(w not in question.terms for w in words) / len(words) if words else 0.0,
+                1.0 if _PRONOUN_START.match(c.text) else 0.0,
+                1.0 / (1 + c.rank),
+                c.passage_score,
+                1.0 if c.index <= 1 else 0.0,
+                math.log1p(c.index),
+                1.0 if _QUOTE.search(c.text) else 0.0,
+                math.log1p(len(c.text.split())),
+            ]
+        )
+    matrix = np.array(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
+    # How far each sentence trails the question's best one: scores compare within a question.
+    if len(candidates):
+        column = FEATURES.index("idf_overlap")
+        matrix[:, FEATURES.index("overlap_gap")] = matrix[:, column] - matrix[:, column].max()
+    return with_dense(matrix, matrix[:, FEATURES.index("dense")])
+
+
+def with_dense(matrix: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """The features with the dense similarity (and its gap to the best) set to `similarity`."""
+    out = matrix.copy()
+    out[:, DENSE_COLUMNS[0]] = similarity
+    out[:, DENSE_COLUMNS[1]] = similarity - similarity.max() if len(similarity) else similarity
+    return out
+
+
+def _share(names: frozenset[str], text: str) -> float:
+    """Share of the names found in `text` (1 when the question names nothing)."""
+    return sum(n in text for n in names) / len(names) if names else 1.0
+
+
+@dataclass(frozen=True)
+class SelectorModel:
+    """Standardise the features, then a logistic model; `threshold` is the refusal cut-off."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    """Refuse when no sentence's probability reaches this."""
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        z = ((matrix - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "features": list(self.features),
+                "mean": self.mean.round(6).tolist(),
+                "scale": self.scale.round(6).tolist(),
+                "weights": self.weights.round(6).tolist(),
+                "bias": round(self.bias, 6),
+                "threshold": round(self.threshold, 6),
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SelectorModel:
+        d = json.loads(text)
+        if tuple(d["features"]) != FEATURES:
+            raise ValueError("the selector weights were fitted on other features; refit with bench.fit_selector")
+        return cls(
+            tuple(d["features"]),
+            np.array(d["mean"]),
+            np.array(d["scale"]),
+            np.array(d["weights"]),
+            float(d["bias"]),
+            float(d["threshold"]),
+        )
+
+
+@cache
+def shipped_model() -> SelectorModel:
+    """The selector fitted on the dev sets, shipped with the package."""
+    return SelectorModel.from_json(MODEL_FILE.read_text(encoding="utf-8"))

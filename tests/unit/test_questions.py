@@ -1,0 +1,70 @@
+"""Reading a question: answer type, names, focus words; and whether a sentence offers that type."""
+
+import pytest
+
+from rag.answering.questions import AnswerType, answer_type, offers_answer, read_question
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much did the council spend on the bridge?", AnswerType.MONEY),
+        ("How much money did the appeal raise?", AnswerType.MONEY),
+        ("How much rain fell in March?", AnswerType.AMOUNT),
+        ("How many jobs will go at the plant?", AnswerType.AMOUNT),
+        ("What price did the buyer pay for the stake?", AnswerType.MONEY),
+        ("According to the survey, what percentage of people shop online?", AnswerType.AMOUNT),
+        ("By what score did the visitors win?", AnswerType.AMOUNT),
+        ("Roughly what share of voters backed the plan?", AnswerType.AMOUNT),
+        ("When did the strike begin?", AnswerType.DATE),
+        ("In what year was the mill closed?", AnswerType.DATE),
+        ("Who replaced the chief executive?", AnswerType.NAME),
+        ("Where will the summit be held?", AnswerType.NAME),
+        ("In which city did the festival open?", AnswerType.NAME),
+        ("Which carmaker recalled the most vehicles?", AnswerType.NAME),
+        ("How often will the app be updated?", AnswerType.FREQUENCY),
+        ("Why did the minister resign?", AnswerType.REASON),
+        ("How did the thieves get into the museum?", AnswerType.REASON),
+        ("What prompted the inquiry?", AnswerType.REASON),
+        ("What did the mayor say about the budget?", AnswerType.OTHER),
+        # "when" inside the question is a conjunction, not what is asked
+        ("What did the singer say when he launched the tour?", AnswerType.OTHER),
+        ("", AnswerType.OTHER),
+    ],
+)
+def test_answer_type_from_the_question_form(question: str, kind: AnswerType) -> None:
+    assert answer_type(question) is kind
+
+
+def test_names_and_focus_words_are_split() -> None:
+    q = read_question("How much did Acme Corp pay for the Harlow ferry line?")
+    assert q.names == {"acme", "corp", "harlow"}
+    assert {"pay", "ferry", "lin"} <= q.focus  # stems
+    assert not q.focus & {"acme", "corp", "harlow"}
+    assert q.answer_type is AnswerType.MONEY
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "offers"),
+    [
+        ("How much did Acme pay for the line?", "Acme paid £30m for the line.", True),
+        ("How much did Acme pay for the line?", "Acme paid 30 million euros for the line.", True),
+        ("How much did Acme pay for the line?", "Acme did not disclose what it paid for the line.", False),
+        # a count is no sum of money
+        ("How much did Acme pay for the line?", "Acme bought 12 ferries with the line.", False),
+        ("How many ferries did Acme buy?", "Acme bought 12 ferries with the line.", True),
+        # a number the question already holds is no answer
+        ("How much did Acme pay in 2004?", "Acme made the payment in 2004.", False),
+        ("How many jobs will go?", "About two thousand jobs will go.", True),
+        ("When did the strike begin?", "The strike began on Monday.", True),
+        ("When did the strike begin?", "The strike is over pay.", False),
+        ("Who replaced Smith as chief executive?", "Smith was replaced by Jane Doe.", True),
+        ("Who replaced Smith as chief executive?", "The board replaced Smith.", False),
+        ("How often is the index published?", "The index is published monthly.", True),
+        ("Why did the minister resign?", "He resigned because of the row.", True),
+        ("Why did the minister resign?", "The minister resigned on Friday.", False),
+    ],
+)
+def test_sentence_offers_an_answer_of_the_asked_type(question: str, sentence: str, offers: bool) -> None:
+    q = read_question(question)
+    assert offers_answer(q.answer_type, sentence, q) is offers

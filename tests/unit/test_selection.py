@@ -1,0 +1,136 @@
+"""Sentence features on small hand-made sentences, the logistic fit and the refusal threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answering.questions import read_question
+from rag.answering.selection import FEATURES, Candidate, SelectorModel, sentence_features, with_dense
+from rag.answering.training import _logistic, calibrate_threshold
+from rag.records import ChunkRecord
+from rag.retrieval import Passage
+
+QUESTION = "How much did Acme pay for the Harlow ferry line?"
+SENTENCES = [
+    # (text, article rank, index in article)
+    ("Acme has bought the Harlow ferry line, the firm said on Monday.", 0, 1),
+    ("It paid £30m for the ferry line, according to the filing.", 0, 2),
+    ("Passengers said they hoped fares would not rise.", 1, 5),
+    ('"It is a good deal for the town," the mayor of Harlow said.', 1, 6),
+]
+
+
+def features_of(question: str = QUESTION, idf: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    q = read_question(question)
+    candidates = []
+    for i, (text, rank, index) in enumerate(SENTENCES):
+        previous = SENTENCES[i - 1][0] if i and SENTENCES[i - 1][2] == index - 1 else ""
+        start = 10 * i
+        candidates.append(Candidate("a.md", "Acme buys ferry line", start, start + 5, text, rank, 0.6, index, previous))
+    weights = idf or {w: 1.0 for w in q.raw_terms}
+    matrix = sentence_features(q, candidates, weights, {"a.md": " ".join(s[0] for s in SENTENCES)})
+    matrix = with_dense(matrix, np.array([0.5, 0.7, 0.1, 0.3]))
+    return {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+
+
+def test_feature_matrix_has_one_row_per_sentence_and_one_column_per_feature() -> None:
+    f = features_of()
+    assert set(f) == set(FEATURES)
+    assert all(len(column) == len(SENTENCES) for column in f.values())
+
+
+def test_dense_similarity_and_its_gap_to_the_best_sentence() -> None:
+    f = features_of()
+    assert list(f["dense"]) == pytest.approx([0.5, 0.7, 0.1, 0.3])
+    assert list(f["dense_gap"]) == pytest.approx([-0.2, 0.0, -0.6, -0.4])
+
+
+def test_idf_overlap_weights_rare_words_and_focus_leaves_out_names() -> None:
+    idf = {"acme": 5.0, "pay": 1.0, "harlow": 5.0, "ferry": 2.0, "line": 1.0}
+    f = features_of(idf=idf)
+    # sentence 0 holds acme, harlow, ferry, line: all but "pay"
+    assert f["idf_overlap"][0] == pytest.approx(13 / 14)
+    assert f["overlap_gap"][0] == 0.0
+    # its focus words (not names): ferry and line of ferry, line, pay
+    assert f["focus_overlap"][0] == pytest.approx(3 / 4)
+    assert f["focus_overlap"][2] == 0.0
+    # the sentence after it inherits its overlap as "previous_overlap"
+    assert f["previous_overlap"][1] == pytest.approx(13 / 14)
+    assert f["previous_overlap"][0] == 0.0
+
+
+def test_names_in_sentence_and_in_article() -> None:
+    f = features_of()
+    assert f["names_in_sentence"][0] == 1.0  # Acme and Harlow
+    assert f["names_in_sentence"][2] == 0.0
+    assert f["names_in_article"][2] == 1.0  # the article names both
+
+
+def test_answer_type_match_needs_a_sum_the_question_does_not_hold() -> None:
+    f = features_of()
+    assert list(f["type_match"]) == [0.0, 1.0, 0.0, 0.0]
+    assert list(f["type_missing"]) == [1.0, 0.0, 1.0, 1.0]
+    untyped = features_of("What did the mayor say about Acme?")
+    assert not untyped["type_match"].any() and not untyped["type_missing"].any()
+
+
+def test_numbers_of_the_question_found_in_a_sentence() -> None:
+    f = features_of("Did Acme pay £30m for the ferry line?")
+    assert list(f["question_numbers"]) == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_novelty_pronoun_position_lede_and_quotation() -> None:
+    f = features_of()
+    assert f["novelty"][2] == 1.0  # nothing of the question
+    assert f["novelty"][0] < f["novelty"][2]
+    assert list(f["pronoun_start"]) == [0.0, 1.0, 0.0, 1.0]  # "It paid", "\"It is
+    assert list(f["lede"]) == [1.0, 0.0, 0.0, 0.0]
+    assert f["position"][3] > f["position"][0]
+    assert list(f["quotation"]) == [0.0, 0.0, 0.0, 1.0]
+    assert list(f["passage_rank"]) == [1.0, 1.0, 0.5, 0.5]
+
+
+def test_headlines_are_not_candidate_sentences() -> None:
+    from rag.answering.selection import candidate_sentences
+
+    body = "Acme buys ferry line\n\nAcme has bought the ferry line. It paid £30m."
+    chunk = ChunkRecord("c1", "a.md", "Acme buys ferry line", 0, len(body), body, None, None, None)
+    passage = Passage(chunk, 0.6, np.zeros(4))
+    [first, second] = candidate_sentences([passage], lambda source: body)
+    assert first.text == "Acme has bought the ferry line."
+    assert (first.index, second.index) == (1, 2)
+    assert second.previous == first.text
+
+
+def test_logistic_fit_separates_a_separable_feature() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] > 0.3).astype(float)
+    weights, _ = _logistic(x, y)
+    assert weights[0] > 1.0 > abs(weights[1])
+
+
+def test_threshold_refuses_no_more_than_the_data_asks() -> None:
+    best = [0.9, 0.8, 0.7, 0.2, 0.1]
+    answerable = [True, True, True, False, False]
+    cut = calibrate_threshold(best, answerable)
+    assert 0.2 < cut < 0.7
+    assert cut == pytest.approx(0.45)  # the lowest cut that refuses both: just above 0.2
+
+
+def test_threshold_prefers_answering_when_the_groups_overlap() -> None:
+    # one unanswerable question scores above an answerable one: refusing it would cost a false refusal
+    best = [0.9, 0.3, 0.4, 0.1]
+    answerable = [True, True, False, False]
+    cut = calibrate_threshold(best, answerable)
+    assert 0.1 < cut < 0.3
+
+
+def test_model_round_trips_through_json() -> None:
+    n = len(FEATURES)
+    model = SelectorModel(FEATURES, np.zeros(n), np.ones(n), np.linspace(-1, 1, n), 0.5, 0.3)
+    again = SelectorModel.from_json(model.to_json())
+    x = np.random.default_rng(2).normal(size=(3, n))
+    assert np.allclose(model.probabilities(x), again.probabilities(x))
+    assert again.threshold == 0.3
