@@ -13,6 +13,7 @@ STEPS = [
     ["bench.query", "rss", "--size", "100000"],
     ["bench.cold"],
     ["bench.load"],
+    ["bench.answer_quality"],
     ["bench.report"],
 ]
 

@@ -7,8 +7,9 @@
 - Ablation: the cross-validated BBC figures with each feature left out in turn.
 
 `--write-model` refits the shipped selector (rag/answering/selector.json) on both dev sets.
+`--local-llm` instead answers the BBC dev set once with the `local` answerer (SmolLM2-135M).
 
-Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation]
+Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation] [--local-llm]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, archive_corpus, dev_corpus, write_result
+from bench.common import DATA_DIR, REPO, archive_corpus, dev_corpus, latencies_ms, write_result
 
 
 def build_index(corpus: Path, data_dir: Path):
@@ -75,6 +76,10 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
             "fitted_on_bbc_only": run(seed_items, seed_settings, seed_store, bbc_only),
             "fitted_on_all": run(seed_items, seed_settings, seed_store, fitted),
         },
+        "answer_latency_bbc": latencies_ms(
+            lambda q: answer(q, settings=bbc_settings, store=bbc_store, embedder=embedder, selector=fitted),
+            [i.question for i in bbc_items],
+        ),
         "weights": dict(zip(FEATURES, [round(float(w), 3) for w in fitted.weights], strict=True)),
         "threshold": round(fitted.threshold, 4),
     }
@@ -96,6 +101,18 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     write_result("answer_quality", result)
 
 
+def local_llm(shared: Path) -> None:
+    """The BBC dev set answered by the bundled small LLM (with the shipped selector's passages)."""
+    from rag.api import answer
+    from rag.evaluation import evaluate, load_eval_set
+
+    settings, store = build_index(archive_corpus(DATA_DIR / "archive", shared), DATA_DIR / "archive" / "data")
+    settings = settings.with_overrides(llm="local")
+    items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
+    report = evaluate(items, lambda q: answer(q, settings=settings, store=store), store.records)
+    write_result("answer_quality_local", report.to_dict())
+
+
 def _short(overall: dict[str, Any]) -> dict[str, Any]:
     keys = ("fact_accuracy", "support", "hit_at_4", "refused_near_topic", "refused_off_topic", "false_refusals")
     return {k: overall[k] for k in keys}
@@ -106,5 +123,9 @@ if __name__ == "__main__":
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--write-model", action="store_true", help="refit rag/answering/selector.json")
     parser.add_argument("--no-ablation", action="store_true", help="skip the feature ablation")
+    parser.add_argument("--local-llm", action="store_true", help="answer the BBC set with the local LLM instead")
     args = parser.parse_args()
-    main(args.shared, args.write_model, not args.no_ablation)
+    if args.local_llm:
+        local_llm(args.shared)
+    else:
+        main(args.shared, args.write_model, not args.no_ablation)

@@ -98,6 +98,91 @@ def bar_rows() -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
+QUALITY_BARS = [
+    # (figure key, label, bar text, test on the cross-validated value)
+    ("fact_accuracy", "fact accuracy", ">= 0.85", lambda v: v >= 0.85),
+    ("support", "support", ">= 0.85", lambda v: v >= 0.85),
+    ("citation_validity", "citation validity", "1.0", lambda v: v == 1.0),
+    ("hit_at_4", "hit@4", ">= 0.95", lambda v: v >= 0.95),
+    ("refused_near_topic", "near-topic refused", ">= 5/7", lambda v: int(v.split("/")[0]) >= 5),
+    ("refused_off_topic", "off-topic refused", "3/3", lambda v: v == "3/3"),
+    ("false_refusals", "false refusals", "<= 2/50", lambda v: int(v.split("/")[0]) <= 2),
+    ("refusal_precision", "refusal precision", "", None),
+    ("refusal_recall", "refusal recall", "", None),
+    ("latency_p50_ms", "latency p50 in the eval run, ms", "", None),
+    ("latency_p95_ms", "latency p95 in the eval run, ms", "", None),
+]
+
+
+def quality_lines() -> list[str]:
+    """The answer-quality section: bars on the BBC dev set, the seed dev set, the ablation."""
+    aq, base, local = load("answer_quality"), load("answer_quality_baseline"), load("answer_quality_local")
+    if not aq:
+        return []
+    bbc, seed = aq["bbc_dev"], aq["seed_dev"]
+    cv, fitted = bbc["cross_validated_2_fold"], bbc["fitted_on_all"]
+    lines = [
+        "",
+        "## Answer quality",
+        "",
+        "`python -m bench.answer_quality`. BBC dev set (60 questions, archive of 2,225 articles + the seed",
+        "indexed, 9,600 chunks): *cross-validated* answers each half with a selector fitted on the other half",
+        "only; *fitted* uses the shipped selector, fitted on every dev question (optimistic). *Before* is",
+        "commit b5fdf64 (the answerer this work replaced), scored the same way"
+        + (" (`bench/results/answer_quality_baseline.json`)." if base else "."),
+        "",
+        "| BBC dev set | bar | before | cross-validated | fitted | met (cross-validated) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label, bar, test in QUALITY_BARS:
+        before = base["bbc_dev"].get(key, "n/a") if base else "n/a"
+        met = "" if test is None else ("yes" if test(cv[key]) else "no")
+        lines.append(f"| {label} | {bar} | {before} | {cv[key]} | {fitted[key]} | {met} |")
+    latency = aq.get("answer_latency_bbc")
+    if latency:
+        ok = "yes" if latency["p50_ms"] <= 200 else "no"
+        lines.append(
+            f"| extractive answer() p50 / p95 at BBC scale, warm, ms | p50 <= 200 | | | "
+            f"{latency['p50_ms']} / {latency['p95_ms']} | {ok} |"
+        )
+    lines += [
+        "",
+        "The answer sentence is among the candidates read for "
+        f"{bbc['answer_sentence_among_candidates']} of the answerable questions, and among the shipped",
+        f"selector's top three for {bbc['answer_sentence_in_top3_fitted']}.",
+        "",
+        "| seed dev set (distractors indexed) | before | selector fitted on BBC questions only | shipped selector |",
+        "|---|---|---|---|",
+    ]
+    for key, label, _, _ in QUALITY_BARS:
+        before = base["seed_dev"].get(key, "n/a") if base else "n/a"
+        lines.append(f"| {label} | {before} | {seed['fitted_on_bbc_only'][key]} | {seed['fitted_on_all'][key]} |")
+    if local:
+        lines += ["", "`local` answerer (SmolLM2-135M) over the BBC dev set, shipped selector, one run:", ""]
+        lines += ["| figure | local | extractive (fitted) |", "|---|---|---|"]
+        for key, label, _, _ in QUALITY_BARS:
+            lines.append(f"| {label} | {local['overall'].get(key, 'n/a')} | {fitted[key]} |")
+        lines.append(f"| answered by | {local['overall'].get('answered_by')} | extractive |")
+    ablation = aq.get("ablation_bbc_cross_validated")
+    if ablation:
+        lines += [
+            "",
+            "Ablation: cross-validated BBC figures with one feature left out (50 answerable questions: one",
+            "question is 0.02, so differences of one or two questions are noise).",
+            "",
+            "| left out | facts | support | hit@4 | near-topic refused | off-topic refused | false refusals |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, v in ablation.items():
+            lines.append(
+                f"| {name} | {v['fact_accuracy']} | {v['support']} | {v['hit_at_4']} | "
+                f"{v['refused_near_topic']} | {v['refused_off_topic']} | {v['false_refusals']} |"
+            )
+    weights = ", ".join(f"{k} {v}" for k, v in aq["weights"].items())
+    lines += ["", f"Selector weights (standardised features): {weights}; refusal threshold {aq['threshold']}."]
+    return lines
+
+
 def plot(path: Path) -> bool:
     ing, q = load("ingest-1000"), load("query")
     if not ing and not q:
@@ -156,6 +241,7 @@ def main() -> None:
     lines += ["| figure | bar | measured | met |", "|---|---|---|---|"]
     for figure, bar, measured, ok in rows:
         lines.append(f"| {figure} | {bar} | {measured} | {'yes' if ok else 'no' if ok is False else 'n/a'} |")
+    lines += quality_lines()
     for extra in ("load", "rss-100000", "cold", "query", "ingest-1000", "quality"):
         data = load(extra)
         if data:

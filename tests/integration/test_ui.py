@@ -259,3 +259,32 @@ def test_sources_panel_links_the_original_url(served: Served) -> None:
 
     result = answer("Who was named interim harbor commissioner?", settings=served.settings)
     assert 'href="https://ledger.example/harbor/interim-chief"' in sources_html(result)
+
+
+def test_an_unexpected_failure_is_one_line_for_the_user_and_a_traceback_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug while answering must not reach the user as a bare "Error" or a traceback."""
+    from gradio_client import Client
+
+    from ui.app import UNEXPECTED, build_app, launch
+
+    def broken_answer(question: str, **_: object):
+        raise RuntimeError("internal detail the user must not see")
+
+    def broken_stream(question: str, **_: object):
+        raise RuntimeError("internal detail the user must not see")
+        yield  # a generator, like answer_stream
+
+    settings = new_settings(tmp_path, ui_port=free_port())
+    app = build_app(settings, answer_fn=broken_answer, stream_fn=broken_stream)
+    launch(app, settings, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{settings.ui_port}/", verbose=False)
+        with pytest.raises(Exception) as raised:
+            client.predict("Why did Krause resign?", api_name="/ask")
+        assert UNEXPECTED in str(raised.value)
+        assert "internal detail" not in str(raised.value)
+    finally:
+        app.close()
+    assert any(r.exc_info and "internal detail" in str(r.exc_info[1]) for r in caplog.records)
