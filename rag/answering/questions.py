@@ -71,6 +71,7 @@ _NUMBER = re.compile(
 )
 _MONEY = re.compile(
     r"[$£€¥]\s?\d|\d\s?(?:m|bn|k)?\s?(?:dollars|pounds|euros|yen|yuan|pence|francs|rupees)\b|"
+    r"\d\s?(?:million|billion|bn)\b|"
     r"\b(?:dollars|pounds|euros|pence)\b",
     re.IGNORECASE,
 )

@@ -49,6 +49,7 @@ def test_names_and_focus_words_are_split() -> None:
     [
         ("How much did Acme pay for the line?", "Acme paid £30m for the line.", True),
         ("How much did Acme pay for the line?", "Acme paid 30 million euros for the line.", True),
+        ("How much will the bridge cost?", "The bridge will cost 42 million.", True),
         ("How much did Acme pay for the line?", "Acme did not disclose what it paid for the line.", False),
         # a count is no sum of money
         ("How much did Acme pay for the line?", "Acme bought 12 ferries with the line.", False),
