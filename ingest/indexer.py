@@ -14,6 +14,7 @@ from ingest.chunker import chunk_article
 from ingest.loader import Skipped, iter_article_files, load_articles, source_name
 from rag.config import Settings
 from rag.documents import Article, Chunk
+from rag.duplicates import group_copies, signature
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import CorpusPathError
 from rag.locking import ingest_lock
@@ -30,13 +31,24 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
+    decoded: dict[str, str] = field(default_factory=dict)
+    """Files of this run that were not UTF-8: source -> the encoding they were decoded from."""
+    copy_groups: int = 0
+    """Groups of near-duplicate articles in the index after this run."""
 
     def summary(self) -> str:
         """One line for the end of `rag ingest`."""
-        return (
+        line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed, {len(self.skipped)} skipped ({self.chunks_embedded} chunks embedded)"
         )
+        if self.copy_groups:
+            line += f"; {self.copy_groups} groups of near-duplicate articles"
+        if self.decoded:
+            shown = ", ".join(f"{s} as {e}" for s, e in list(self.decoded.items())[:5])
+            more = f" and {len(self.decoded) - 5} more" if len(self.decoded) > 5 else ""
+            line += f"; decoded {shown}{more}"
+        return line
 
 
 def ingest(
@@ -61,7 +73,7 @@ def ingest(
         store.claim_for_embedder()
         repaired = not store.repair_drift().ok
         articles, skipped = load_articles(files, corpus_dir, max_bytes=settings.max_file_bytes)
-        report = IngestReport(skipped=skipped)
+        report = IngestReport(skipped=skipped, decoded={a.source: a.encoding for a in articles if a.encoding})
         indexed = store.records.article_hashes()
         changed: list[Article] = []
         for article in articles:
@@ -78,6 +90,7 @@ def ingest(
                 store.delete_vectors(store.records.remove_articles(report.removed))
                 store.records.clear_pending(store.records.pending_ids())
         report.chunks_embedded = _index_articles(store, embedder, changed, settings, progress=progress)
+        report.copy_groups = _group_copies(store)
         store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if report.added or report.updated or report.removed or repaired:
             store.bump_generation()
@@ -111,6 +124,7 @@ def _index_articles(
     bar = tqdm(total=len(articles), unit="article", desc="indexing", disable=not progress or not articles)
     with bar:
         for group in _groups(articles, embedder, max_tokens, settings.ingest_batch):
+            signatures = {a.source: signature(a.body) for a, _ in group}
             chunks = [c for _, cs in group for c in cs]
             vectors = embedder.embed([c.text for c in chunks])
             old_ids = store.records.chunk_ids_of(a.source for a, _ in group)
@@ -122,12 +136,28 @@ def _index_articles(
                 new_ids, vectors, [c.text for c in chunks], [_chunk_metadata(c, titles[c.source]) for c in chunks]
             )
             stale = sorted(set(old_ids) - set(new_ids))
-            store.records.replace_articles(group, stale)
+            store.records.replace_articles(group, stale, signatures)
             store.delete_vectors(stale)
             store.records.clear_pending(new_ids + stale)
             total += len(chunks)
+            bar.set_postfix(chunks=total, refresh=False)
             bar.update(len(group))
     return total
+
+
+def _group_copies(store: Store) -> int:
+    """Bring the groups of near-duplicate articles up to date; return how many groups there are.
+
+    Regrouping runs when an article write has marked the groups stale, even in a run after one
+    that died before regrouping; articles indexed before signatures existed get one from their body.
+    """
+    records = store.records
+    missing = records.sources_without_signature()
+    if missing:
+        records.add_signatures({s: signature(records.body(s) or "") for s in missing})
+    if missing or not records.copies_fresh():
+        records.set_copy_groups(group_copies(records.signatures()))
+    return len(records.copy_groups())
 
 
 def _groups(

@@ -19,6 +19,8 @@ ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MAX_HEADLINE_CHARS = 150
+_WESTERN = "cp1252"
+_MARGIN = 0.1
 
 
 class SkippedFile(Exception):
@@ -46,7 +48,7 @@ def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
     if path.suffix.lower() not in TEXT_SUFFIXES:
         return _load_web_document(path, corpus_dir)
     raw = path.read_bytes()
-    text = decode_text(raw, path.name)
+    text, encoding = decode_text(raw, path.name)
     meta, body = _split_front_matter(text)
     body = body.strip()
     if not body:
@@ -59,29 +61,42 @@ def load_article(path: Path, corpus_dir: Path, *, max_bytes: int) -> Article:
         outlet=_text_field(meta, "outlet"),
         url=_text_field(meta, "url"),
         published=_text_field(meta, "published"),
+        encoding=encoding,
     )
 
 
-def decode_text(raw: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM), a UTF-16 BOM, or else whatever charset detection finds."""
+def decode_text(raw: bytes, name: str) -> tuple[str, str | None]:
+    """Decode UTF-8 (with or without BOM), a UTF-16 BOM, or else whatever charset detection finds.
+
+    Returns the text and the encoding it was decoded from (None for UTF-8).
+    """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise SkippedFile("binary file (not valid UTF-16 despite its byte-order mark)") from None
     if b"\0" in raw:
         raise SkippedFile("binary file")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
-    if best is None:
+    matches = list(from_bytes(raw))
+    if not matches:
         raise SkippedFile("not text in any known encoding; re-save the file as UTF-8")
+    # With only a few non-ASCII bytes ("£15.8m" in an English story) the least chaotic reading can
+    # be an absurd one (Shift-JIS), and language scores differ by noise. Among readings about as
+    # clean as the best, Windows-1252 (the usual legacy encoding of Western news) wins unless another
+    # reads clearly more like a language; a Cyrillic or Greek code page reads as chaos in it.
+    clean = [m for m in matches if m.chaos <= min(m.chaos for m in matches) + _MARGIN]
+    best = max(clean, key=lambda m: m.coherence)
+    western = next((m for m in clean if m.encoding == _WESTERN), None)
+    if western is not None and western.coherence >= best.coherence - _MARGIN:
+        best = western
     log.info("decoded %s as %s", name, best.encoding)
-    return str(best)
+    return str(best), best.encoding
 
 
 def _load_web_document(path: Path, corpus_dir: Path) -> Article:

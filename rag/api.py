@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +26,7 @@ from rag.documents import PAGE_BREAK
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import IndexMissingError
 from rag.models import Answer, Citation, SourcePassage
+from rag.records import Records
 from rag.refusal import is_covered
 from rag.retrieval import Passage, retrieve, with_whole_articles
 from rag.store import Store, open_store
@@ -136,7 +137,7 @@ def answer_stream(
         yield Answer(
             question=question,
             text=extract.text,
-            citations=with_pages(extract.citations, body_of),
+            citations=located(extract.citations, store.records),
             passages=shown,
             notes=notes + extra_notes,
         )
@@ -165,20 +166,20 @@ def answer_stream(
     yield Answer(
         question=question,
         text=checked.text,
-        citations=with_pages(checked.citations, store.records.body),
+        citations=located(checked.citations, store.records),
         passages=shown,
         backend=spec.label,
         notes=notes + checked.notes,
     )
 
 
-def with_pages(citations: list[Citation], body_of: Callable[[str], str | None]) -> list[Citation]:
-    """Add the page to citations of paged (PDF) articles."""
+def located(citations: list[Citation], records: Records) -> list[Citation]:
+    """Add the page to citations of paged (PDF) articles, and the near-duplicate copies of each source."""
     out = []
     for c in citations:
-        body = body_of(c.source) or ""
+        body = records.body(c.source) or ""
         page = body.count(PAGE_BREAK, 0, c.start) + 1 if PAGE_BREAK in body else None
-        out.append(replace(c, page=page) if page is not None else c)
+        out.append(replace(c, page=page, also_in=tuple(records.copies_of(c.source))))
     return out
 
 

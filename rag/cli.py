@@ -112,6 +112,8 @@ def format_answer(result: Answer) -> str:
             page = f", page {c.page}" if c.page is not None else ""
             lines.append(f"[{c.number}] {c.title} ({c.source}{page}, characters {c.start}-{c.end})")
             lines.append(f"    \u201c{c.quote}\u201d")
+            if c.also_in:
+                lines.append(f"    also in: {', '.join(c.also_in)}")
     return "\n".join(lines)
 
 
@@ -135,6 +137,13 @@ def status(
     typer.echo(f"chunks:      {chunks}")
     typer.echo(f"embedder:    {get_embedder().name}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
+    groups = store.records.copy_groups()
+    typer.echo(f"duplicates:  {len(groups)} groups of near-duplicate articles ({sum(map(len, groups))} articles)")
+    decoded = [a for a in store.records.articles() if a.encoding]
+    if decoded:
+        shown = ", ".join(f"{a.source} ({a.encoding})" for a in decoded[:10])
+        more = f" and {len(decoded) - 10} more" if len(decoded) > 10 else ""
+        typer.echo(f"not UTF-8:   {len(decoded)} decoded: {shown}{more}")
     if verify:
         drift = _run(store.verify)
         if drift.ok:
@@ -217,9 +226,7 @@ def chat(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, RAG_UI_HOST).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 7860, RAG_UI_PORT).")] = None,
     terminal: Annotated[bool, typer.Option("--terminal", help="Chat in the terminal instead of the browser.")] = False,
-    watch: Annotated[
-        bool, typer.Option("--watch", help="Re-index the corpus whenever its files change.")
-    ] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Re-index the corpus whenever its files change.")] = False,
 ) -> None:
     """Open the chat page (or a terminal chat)."""
     settings = _run(Settings.from_env)

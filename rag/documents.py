@@ -20,6 +20,8 @@ class Article:
     outlet: str | None = None
     url: str | None = None
     published: str | None = None
+    encoding: str | None = None
+    """The text encoding the file was decoded from, when it was not UTF-8."""
 
     @property
     def content_hash(self) -> str:

@@ -8,7 +8,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,11 +157,18 @@ def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], records: Recor
 
     report = EvalReport()
     for item in items:
+        item = with_copies(item, records)
         started = time.perf_counter()
         result = ask(item.question)
         latency = (time.perf_counter() - started) * 1000
         report.items.append(score_answer(item, result, body, latency))
     return report
+
+
+def with_copies(item: EvalItem, records: Records) -> EvalItem:
+    """The item with the near-duplicate copies of its sources listed too: a quote from a copy counts."""
+    copies = [c for s in item.sources for c in records.copies_of(s) if c not in item.sources]
+    return replace(item, sources=item.sources + copies) if copies else item
 
 
 def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], latency_ms: float) -> ItemResult:

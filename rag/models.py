@@ -19,6 +19,8 @@ class Citation:
     score: float
     page: int | None = None
     """The page of a PDF source; None for other articles."""
+    also_in: tuple[str, ...] = ()
+    """Other indexed articles that are near-duplicate copies of `source` (the quote is likely in them too)."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -32,6 +34,8 @@ class Citation:
         }
         if self.page is not None:  # only PDF sources have pages
             data["page"] = self.page
+        if self.also_in:
+            data["also_in"] = list(self.also_in)
         return data
 
 

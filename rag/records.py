@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,21 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS signatures (
+    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
+    minhash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copies (
+    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
+    grp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copies_by_group ON copies(grp);
 """
+
+COPIES_FRESH_KEY = "copies_fresh"
+"""Meta key present while the copy groups match the articles; any article write removes it."""
+_ADDED_COLUMNS = {"encoding": "ALTER TABLE articles ADD COLUMN encoding TEXT"}
+"""Columns added after the first release, for records files made before them."""
 
 
 COMMON_FRACTION = 0.05
@@ -78,6 +92,7 @@ class ArticleSummary:
     url: str | None
     chunk_count: int
     indexed_at: str
+    encoding: str | None = None
 
 
 class Records:
@@ -94,7 +109,12 @@ class Records:
         self._writes = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript manages its own transaction; every statement is idempotent.
-        self._connect().executescript(_SCHEMA)
+        db = self._connect()
+        db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+        for column, statement in _ADDED_COLUMNS.items():
+            if column not in columns:
+                db.execute(statement)
 
     def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -161,7 +181,8 @@ class Records:
 
     def articles(self) -> list[ArticleSummary]:
         rows = self._connect().execute(
-            "SELECT source, title, outlet, published, url, chunk_count, indexed_at FROM articles ORDER BY source"
+            "SELECT source, title, outlet, published, url, chunk_count, indexed_at, encoding FROM articles"
+            " ORDER BY source"
         )
         return [ArticleSummary(*row) for row in rows]
 
@@ -191,18 +212,25 @@ class Records:
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE id = ?", ((i,) for i in ids))
 
-    def replace_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], removed_ids: Sequence[str]) -> None:
-        """Commit new versions of articles and their chunks in one transaction.
+    def replace_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        removed_ids: Sequence[str],
+        signatures: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """Commit new versions of articles, their chunks and near-duplicate signatures in one transaction.
 
         `removed_ids` (the chunks they replace) are journalled as pending in the same transaction,
         so that the vector-store deletion that follows is retried if it does not finish.
         """
+        signatures = signatures or {}
         with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (COPIES_FRESH_KEY,))
             for article, chunks in items:
                 self._delete_article(db, article.source)
                 db.execute(
-                    "INSERT INTO articles(source, content_hash, title, outlet, url, published, body, chunk_count)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO articles(source, content_hash, title, outlet, url, published, body, chunk_count,"
+                    " encoding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         article.source,
                         article.content_hash,
@@ -212,8 +240,14 @@ class Records:
                         article.published,
                         article.body,
                         len(chunks),
+                        article.encoding,
                     ),
                 )
+                if article.source in signatures:
+                    db.execute(
+                        "INSERT INTO signatures(source, minhash) VALUES (?, ?)",
+                        (article.source, signatures[article.source]),
+                    )
                 for chunk in chunks:
                     cur = db.execute(
                         "INSERT INTO chunks(id, source, idx, start, end) VALUES (?, ?, ?, ?, ?)",
@@ -228,12 +262,69 @@ class Records:
     def remove_articles(self, sources: Sequence[str]) -> list[str]:
         """Remove articles and their chunks; return the removed chunk ids, journalled as pending."""
         with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (COPIES_FRESH_KEY,))
             removed: list[str] = []
             for source in sources:
                 removed.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
                 self._delete_article(db, source)
             db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in removed))
         return removed
+
+    # --- near-duplicate copies ----------------------------------------------------------------
+
+    def signatures(self) -> dict[str, bytes]:
+        return {r[0]: bytes(r[1]) for r in self._connect().execute("SELECT source, minhash FROM signatures")}
+
+    def sources_without_signature(self) -> list[str]:
+        rows = self._connect().execute(
+            "SELECT source FROM articles WHERE source NOT IN (SELECT source FROM signatures) ORDER BY source"
+        )
+        return [r[0] for r in rows]
+
+    def add_signatures(self, signatures: Mapping[str, bytes]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO signatures(source, minhash) SELECT ?, ? WHERE EXISTS"
+                " (SELECT 1 FROM articles WHERE source = ?)",
+                ((s, m, s) for s, m in signatures.items()),
+            )
+
+    def copies_fresh(self) -> bool:
+        return self.get_meta(COPIES_FRESH_KEY) is not None
+
+    def set_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        """Replace every group of copies (each named by its first source) and mark them fresh."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM copies")
+            db.executemany(
+                "INSERT INTO copies(source, grp) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM articles WHERE source = ?)",
+                ((source, group[0], source) for group in groups for source in group),
+            )
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (COPIES_FRESH_KEY,))
+
+    def copy_groups(self) -> list[list[str]]:
+        groups: dict[str, list[str]] = {}
+        for source, grp in self._connect().execute("SELECT source, grp FROM copies ORDER BY source"):
+            groups.setdefault(grp, []).append(source)
+        return sorted(members for members in groups.values() if len(members) > 1)
+
+    def group_of(self, sources: Iterable[str]) -> dict[str, str]:
+        """The copy group of each of `sources` that has copies (sources without copies are left out)."""
+        wanted = list(dict.fromkeys(sources))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._connect().execute(f"SELECT source, grp FROM copies WHERE source IN ({marks})", wanted)
+        return dict(rows.fetchall())
+
+    def copies_of(self, source: str) -> list[str]:
+        """The other indexed copies of an article, in source order."""
+        rows = self._connect().execute(
+            "SELECT b.source FROM copies a JOIN copies b ON a.grp = b.grp WHERE a.source = ? AND b.source != ?"
+            " ORDER BY b.source",
+            (source, source),
+        )
+        return [r[0] for r in rows]
 
     @staticmethod
     def _delete_article(db: sqlite3.Connection, source: str) -> None:

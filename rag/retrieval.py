@@ -56,6 +56,7 @@ def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list
     records = store.records.chunks_by_id(list(fused))
     # Ids in only one of the two stores (a concurrent ingest midway) are left out.
     candidates = [i for i in fused if i in records and i in vectors]
+    candidates = _one_copy_each(candidates, records, store.records.group_of(r.source for r in records.values()))
     if not candidates:
         return []
     matrix = np.stack([vectors[i] for i in candidates])
@@ -81,6 +82,19 @@ def with_whole_articles(
     extra = [Passage(records[i], float(vectors[i] @ query_vector), vectors[i]) for i in ids if i in vectors]
     extra.sort(key=lambda p: (sources.index(p.source), p.start))
     return passages + extra
+
+
+def _one_copy_each(ranked: list[str], records: dict[str, ChunkRecord], group_of: dict[str, str]) -> list[str]:
+    """Leave out chunks of near-duplicate copies of an article already among the better-ranked ones:
+    the same sentence is then never read, shown or cited twice (citations list the copies instead)."""
+    chosen: dict[str, str] = {}
+    kept = []
+    for chunk_id in ranked:
+        source = records[chunk_id].source
+        group = group_of.get(source)
+        if group is None or chosen.setdefault(group, source) == source:
+            kept.append(chunk_id)
+    return kept
 
 
 def _reciprocal_rank_fusion(rankings: list[list[str]]) -> dict[str, float]:

@@ -50,6 +50,9 @@ CSS = """
 .source-text mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
 .cite-badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 6px;
   background: #2563eb; color: white; font-size: 0.8em; font-weight: 600; padding: 0 4px; }
+.source-text .cite-number { color: #2563eb; font-weight: 600; }
+.source-text .gap { color: var(--body-text-color-subdued); }
+.source-copies { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 6px; }
 .sources-empty { color: var(--body-text-color-subdued); font-style: italic; padding: 8px; }
 #chat sup { color: #2563eb; font-weight: 600; }
 .corpus-table { width: 100%; font-size: 0.9em; }
@@ -110,7 +113,7 @@ def build_app(
             articles, chunks = records.counts()
             return corpus_html(records.articles()), footer_markdown(backend, articles, chunks)
         except RagError as exc:
-            return f"<p>⚠ {html.escape(str(exc))}</p>", footer_markdown(backend, 0, 0)
+            return f"<p>Error: {html.escape(str(exc))}</p>", footer_markdown(backend, 0, 0)
 
     def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         if not files:
@@ -121,7 +124,7 @@ def build_app(
             try:
                 upload = save_upload(path, path.name, settings.corpus_dir, max_bytes=settings.max_file_bytes)
             except RagError as exc:
-                messages.append(f"⚠ {exc}")
+                messages.append(f"Error: {exc}")
                 continue
             saved.append(upload.path)
             messages.append(upload.message)
@@ -137,7 +140,7 @@ def build_app(
         try:
             saved = fetch_article(url, settings)
         except RagError as exc:
-            return html.escape(f"⚠ {exc}")
+            return html.escape(f"Error: {exc}")
         message = _run_ingest(lambda: ingest_fn(settings, [saved], progress=True))
         return html.escape(f"saved {saved.name}\n\n{message}")
 
@@ -232,7 +235,7 @@ def _run_ingest(work: Callable[[], IngestReport]) -> str:
     try:
         report = work()
     except RagError as exc:
-        return f"⚠ {exc}"
+        return f"Error: {exc}"
     return "Indexed: " + report.summary()
 
 

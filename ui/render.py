@@ -24,52 +24,90 @@ def answer_markdown(text: str, refused: bool = False, notes: Sequence[str] = ())
     body = _MARKER.sub(r"<sup>[\1]</sup>", escape_markdown(text))
     body = body.replace(UNSUPPORTED_TAG, f"<small><i>{UNSUPPORTED_TAG}</i></small>")
     if refused:
-        body = f"ⓘ *{body}*"
+        body = f"*{body}*"  # no glyph: an emoji font is not everywhere
     for note in notes:
         body += f"\n\n<small>Note: {escape_markdown(note)}</small>"
     return body
 
 
 def sources_html(answer: Answer | None) -> str:
-    """The sources panel: each citation's passage with the quoted sentence highlighted."""
+    """The sources panel: one card per cited article, its cited sentences highlighted in the passages
+    that hold them and numbered as in the answer."""
     if answer is None:
         return '<div class="sources-empty">Sources of the latest answer appear here.</div>'
     if not answer.citations:
         return '<div class="sources-empty">No sources: the answer cites nothing.</div>'
-    cards = "\n".join(_citation_card(c, _passage_of(c, answer.passages)) for c in answer.citations)
+    by_article: dict[str, list[Citation]] = {}
+    for c in answer.citations:
+        by_article.setdefault(c.source, []).append(c)
+    cards = "\n".join(_article_card(cited, answer.passages) for cited in by_article.values())
     return f'<div class="sources-scroll">{cards}</div>'
 
 
-def _passage_of(citation: Citation, passages: Sequence[SourcePassage]) -> SourcePassage | None:
-    for p in passages:
-        if p.source == citation.source and p.start <= citation.start and citation.end <= p.end:
-            return p
-    return None
+def _excerpts(cited: Sequence[Citation], passages: Sequence[SourcePassage]) -> list[tuple[int, str]]:
+    """Disjoint runs of article text (start offset, text) that hold the cited sentences: the shown
+    passages that contain a citation, merged where they overlap; a quote from outside every shown
+    passage stands on its own."""
+    pieces: list[tuple[int, str]] = []
+    for c in cited:
+        holders = [p for p in passages if p.source == c.source and p.start <= c.start and c.end <= p.end]
+        if holders:
+            pieces.extend((p.start, p.text) for p in holders)
+        else:
+            pieces.append((c.start, c.quote))
+    merged: list[tuple[int, str]] = []
+    for start, text in sorted(set(pieces)):
+        if merged and start <= merged[-1][0] + len(merged[-1][1]):
+            first, sofar = merged[-1]
+            overlap = first + len(sofar) - start
+            merged[-1] = (first, sofar + text[overlap:]) if overlap < len(text) else (first, sofar)
+        else:
+            merged.append((start, text))
+    return merged
 
 
-def _citation_card(c: Citation, passage: SourcePassage | None) -> str:
-    details = [html.escape(c.source)]
+def _highlighted(start: int, text: str, cited: Sequence[Citation]) -> str:
+    """Escaped text with each citation inside it marked and numbered."""
+    out, at = [], 0
+    for c in sorted(cited, key=lambda c: c.start):
+        lo, hi = c.start - start, c.end - start
+        if lo < at or hi > len(text):
+            continue
+        out.append(html.escape(text[at:lo]))
+        out.append(f'<mark>{html.escape(text[lo:hi])}</mark><sup class="cite-number">[{c.number}]</sup>')
+        at = hi
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+def _article_card(cited: Sequence[Citation], passages: Sequence[SourcePassage]) -> str:
+    first = cited[0]
+    passage = next((p for p in passages if p.source == first.source), None)
+    details = [html.escape(first.source)]
     if passage is not None and passage.outlet:
         details.append(html.escape(passage.outlet))
     if passage is not None and passage.published:
         details.append(html.escape(passage.published))
-    if c.page is not None:
-        details.append(f"page {c.page}")
-    details.append(f"score {c.score:.2f}")
-    if passage is not None:
-        before = passage.text[: c.start - passage.start]
-        after = passage.text[c.end - passage.start :]
-        text = f"{html.escape(before)}<mark>{html.escape(c.quote)}</mark>{html.escape(after)}"
-    else:
-        text = f"<mark>{html.escape(c.quote)}</mark>"
-    title = html.escape(c.title)
+    pages = sorted({c.page for c in cited if c.page is not None})
+    if pages:
+        details.append("page " + ", ".join(map(str, pages)))
+    details.append("score " + ", ".join(f"{c.score:.2f}" for c in cited))
+    excerpts = ' <span class="gap">[...]</span> '.join(
+        _highlighted(start, text, cited) for start, text in _excerpts(cited, passages)
+    )
+    title = html.escape(first.title)
     if passage is not None and passage.url and passage.url.startswith(("http://", "https://")):
         title = f'<a href="{html.escape(passage.url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    badges = " ".join(f'<span class="cite-badge">[{c.number}]</span>' for c in cited)
+    numbers = ",".join(str(c.number) for c in cited)
+    copies = ""
+    if first.also_in:
+        copies = f'<div class="source-copies">Also in: {html.escape(", ".join(first.also_in))}</div>'
     return (
-        f'<div class="source-card" data-citation="{c.number}">'
-        f'<div class="source-head"><span class="cite-badge">[{c.number}]</span> <b>{title}</b></div>'
+        f'<div class="source-card" data-citations="{numbers}">'
+        f'<div class="source-head">{badges} <b>{title}</b></div>'
         f'<div class="source-meta">{" · ".join(details)}</div>'
-        f'<div class="source-text">{text}</div></div>'
+        f'<div class="source-text">{excerpts}</div>{copies}</div>'
     )
 
 

@@ -144,8 +144,7 @@ def has_typed_candidate(scored: Scored) -> bool:
     focus_column = FEATURES.index("focus_overlap")
     top = np.argsort(-scored.probabilities)[:TYPED_CHECK_DEPTH]
     return any(
-        scored.features[i, focus_column] > 0 and offers_answer(q.answer_type, scored.candidates[i].text, q)
-        for i in top
+        scored.features[i, focus_column] > 0 and offers_answer(q.answer_type, scored.candidates[i].text, q) for i in top
     )
 
 

@@ -53,12 +53,22 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     (AnswerType.AMOUNT, re.compile(rf"(?:what|which)(?: [\w'’-]+){{0,3}} (?:{_AMOUNT_NOUNS})\b")),
     (AnswerType.AMOUNT, re.compile(r"what (?:percentage|proportion|share)\b")),
     (AnswerType.DATE, re.compile(r"when\b|(?:what|which) (?:year|date|day|month|time)\b")),
-    (AnswerType.REASON, re.compile(r"why\b|how (?:did|does|do|has|have|is|was|will|would|could|can)\b|"
-                                   r"what (?:caused|led|made|sent|prompted|happened|drove)\b")),
+    (
+        AnswerType.REASON,
+        re.compile(
+            r"why\b|how (?:did|does|do|has|have|is|was|will|would|could|can)\b|"
+            r"what (?:caused|led|made|sent|prompted|happened|drove)\b"
+        ),
+    ),
     (AnswerType.NAME, re.compile(r"(?:who|whom|whose|where|name)\b")),
-    (AnswerType.NAME, re.compile(r"(?:which|what) (?:[\w'’-]+ )?(?:firm|company|club|team|country|city|town|"
-                                 r"county|counties|place|person|man|woman|player|group|party|band|film|"
-                                 r"actor|actress|singer|website|site|brand|product|name|manager)\b")),
+    (
+        AnswerType.NAME,
+        re.compile(
+            r"(?:which|what) (?:[\w'’-]+ )?(?:firm|company|club|team|country|city|town|"
+            r"county|counties|place|person|man|woman|player|group|party|band|film|"
+            r"actor|actress|singer|website|site|brand|product|name|manager)\b"
+        ),
+    ),
     (AnswerType.NAME, re.compile(r"which\b")),
 ]
 """Tried in order on the question from its head on; the first that matches gives the type."""

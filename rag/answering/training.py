@@ -24,7 +24,7 @@ from rag.answering.extractive import (
 from rag.answering.selection import FEATURES, SelectorModel
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.evaluation import EvalItem, EvalReport, evaluate
+from rag.evaluation import EvalItem, EvalReport, evaluate, with_copies
 from rag.refusal import is_covered
 from rag.retrieval import retrieve, with_whole_articles
 from rag.store import Store
@@ -64,6 +64,7 @@ def collect_examples(
 
     examples = []
     for item in items:
+        item = with_copies(item, store.records)
         vector = embedder.embed_one(item.question)
         passages = retrieve(store, item.question, vector, passages_to_read(settings.top_k))
         read = with_whole_articles(store, passages[:PASSAGES_READ], vector, WHOLE_ARTICLES)

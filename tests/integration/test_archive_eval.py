@@ -108,3 +108,33 @@ def test_a_selector_fitted_only_on_the_archive_answers_the_seed_dev_set(
     overall = report.overall()
     assert overall["fact_accuracy"] >= 0.9, overall
     assert overall["refusal_recall"] == 1.0, overall
+
+
+def test_wire_copies_in_the_archive_are_grouped(archive: Settings) -> None:
+    """Known copies of one story under two file names are found; articles that only share a topic are not."""
+    groups = open_store(archive).records.copy_groups()
+    for pair in (
+        ["bbc/business/007.txt", "bbc/business/253.txt"],
+        ["bbc/entertainment/046.txt", "bbc/entertainment/338.txt"],
+        ["bbc/politics/005.txt", "bbc/politics/359.txt"],
+        ["bbc/tech/062.txt", "bbc/tech/318.txt"],
+    ):
+        assert pair in groups
+    # The archive has about 150 such pairs; a loose threshold would merge whole topics into big groups.
+    assert 100 <= len(groups) <= 250 and max(map(len, groups)) <= 4
+
+
+def test_an_answer_from_a_copied_story_cites_one_copy_and_lists_the_other(archive: Settings) -> None:
+    question = "How much did Howl's Moving Castle take at the box office in Japan?"
+    result = answer(question, settings=archive, store=open_store(archive))
+    sources = [c.source for c in result.citations]
+    quotes = [c.quote for c in result.citations]
+    assert len(quotes) == len(set(quotes)), quotes
+    copied = [c for c in result.citations if c.also_in]
+    pair = {"bbc/entertainment/046.txt", "bbc/entertainment/338.txt"}
+    assert any({c.source, *c.also_in} == pair for c in copied), sources
+    for c in copied:
+        assert not set(c.also_in) & set(sources)  # never both copies of one story
+    shown = {p.source for p in result.passages}
+    groups = open_store(archive).records.group_of(shown)
+    assert len(set(groups.values())) == len(groups), groups  # one copy of each story among the passages

@@ -85,18 +85,27 @@ def test_ask_on_empty_corpus_says_to_add_articles(settings: Settings) -> None:
 
 def test_ingest_summary_and_status(settings: Settings, write_article) -> None:
     shutil.copy(SEED_ARTICLE, settings.corpus_dir)
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir / "wire-copy.md")
     (settings.corpus_dir / "broken.txt").write_bytes(b"\xff\xfe\x00")
+    (settings.corpus_dir / "cafe.txt").write_bytes(
+        "Caf\u00e9 prices\n\nA cr\u00e8me br\u00fbl\u00e9e costs \u00a34.".encode("cp1252")
+    )
     env = env_for(settings)
     first = runner.invoke(app, ["ingest"], env=env)
     assert first.exit_code == 0
-    assert first.stdout.strip().startswith("1 added, 0 updated, 0 unchanged, 0 removed, 1 skipped")
+    summary = first.stdout.strip()
+    assert summary.startswith("3 added, 0 updated, 0 unchanged, 0 removed, 1 skipped")
+    assert "1 groups of near-duplicate articles" in summary
+    assert "decoded cafe.txt as cp1252" in summary
     assert "skipped broken.txt: binary file" in first.stderr
     second = runner.invoke(app, ["ingest"], env=env)
-    assert second.stdout.strip().startswith("0 added, 0 updated, 1 unchanged, 0 removed, 1 skipped (0 chunks embedded)")
+    assert second.stdout.strip().startswith("0 added, 0 updated, 3 unchanged, 0 removed, 1 skipped (0 chunks embedded)")
     status = runner.invoke(app, ["status"], env=env)
     assert status.exit_code == 0
-    assert "articles:    1" in status.stdout
+    assert "articles:    3" in status.stdout
     assert "all-MiniLM-L6-v2" in status.stdout
+    assert "duplicates:  1 groups of near-duplicate articles (2 articles)" in status.stdout
+    assert "not UTF-8:   1 decoded: cafe.txt (cp1252)" in status.stdout
 
 
 def test_eval_on_dev_set_meets_the_bar(dev_index: DevIndex, shared_dir: Path) -> None:

@@ -198,3 +198,31 @@ def test_verify_reports_drift_and_ingest_repairs_it(settings: Settings, write_ar
     assert store.verify().ok
     assert_stores_agree(store)
     assert store.records.keyword_search("zebras", 5)
+
+
+def test_removing_one_copy_keeps_the_other_answerable(settings: Settings) -> None:
+    """Two copies of one story: answers cite one and list the other; delete either and the rest still answers."""
+    from rag.api import answer
+
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir / "a-copy.md")
+    edited = SEED_ARTICLE.read_text(encoding="utf-8").replace("stepping down", "stepping aside", 1)
+    (settings.corpus_dir / "b-copy.md").write_text(edited, encoding="utf-8")
+    report = ingest(settings)
+    assert report.copy_groups == 1
+    store = open_store(settings)
+    assert store.records.copy_groups() == [["a-copy.md", "b-copy.md"]]
+    result = answer("Why did Krause resign?", settings=settings, store=store)
+    assert not result.refused
+    assert {c.source for c in result.citations} in ({"a-copy.md"}, {"b-copy.md"})
+    cited = result.citations[0]
+    assert cited.also_in == (({"a-copy.md", "b-copy.md"} - {cited.source}).pop(),)
+    assert len({p.source for p in result.passages}) == 1  # chunks of the other copy are not shown again
+
+    (settings.corpus_dir / cited.source).unlink()
+    report = ingest(settings)
+    assert report.removed == [cited.source] and report.copy_groups == 0
+    store.refresh_if_stale()
+    again = answer("Why did Krause resign?", settings=settings, store=store)
+    assert not again.refused
+    assert {c.source for c in again.citations} == {cited.also_in[0]}
+    assert all(not c.also_in for c in again.citations)

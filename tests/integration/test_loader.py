@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loader import iter_article_files, load_articles
+from ingest.loader import decode_text, iter_article_files, load_articles
 from rag.config import Settings
 
 
@@ -101,6 +101,7 @@ def test_text_in_other_encodings_is_decoded(settings: Settings, encoding: str, p
     assert not skipped
     assert article.body == text
     assert article.title == "Price rise"
+    assert (article.encoding is None) == (encoding == "utf-8")
 
 
 def test_hidden_files_are_ignored(settings: Settings, write_article) -> None:
@@ -117,3 +118,17 @@ def test_seed_article_in_corpus_has_a_title_and_the_verbatim_text(shared_dir: Pa
     assert "Krause" in article.title
     seed = (shared_dir / "seed" / "000_a4b3e2646b848259.txt").read_text(encoding="utf-8")
     assert article.body == seed.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        # One non-ASCII byte in a long English story: a statistical detector alone reads it as Shift-JIS.
+        ("Chelsea sacked the striker. " * 20 + "The club paid a \u00a315.8m transfer fee for him.", "cp1252"),
+        ("\u041f\u0440\u0438\u0432\u0435\u0442, \u043a\u0430\u043a \u0434\u0435\u043b\u0430? " * 5, "cp1251"),
+    ],
+)
+def test_few_non_ascii_bytes_are_read_in_the_likeliest_encoding(text: str, encoding: str) -> None:
+    decoded, used = decode_text(text.encode(encoding), "story.txt")
+    assert decoded == text
+    assert used == encoding

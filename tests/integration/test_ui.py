@@ -250,7 +250,7 @@ def test_url_from_the_corpus_panel_is_fetched_indexed_and_linked(served: Served,
     data = client.predict("Who was named interim harbor commissioner?", api_name="/ask")
     assert "Mara Quintero" in data["answer"]
     bad = client.predict(f"{site}/missing", api_name="/add_url")
-    assert bad.startswith("⚠") and "HTTP 404" in bad
+    assert bad.startswith("Error:") and "HTTP 404" in bad
 
 
 def test_sources_panel_links_the_original_url(served: Served) -> None:
