@@ -21,7 +21,11 @@ def load_documents(paths: list[Path]) -> list[Any]:
     """One Document per file, as a tutorial's TextLoader would make it."""
     from langchain_core.documents import Document
 
-    return [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": p.name}) for p in paths]
+    # errors="replace": a tutorial loader would stop at the one cp1252 file of the BBC archive.
+    return [
+        Document(page_content=p.read_text(encoding="utf-8", errors="replace"), metadata={"source": p.name})
+        for p in paths
+    ]
 
 
 def build_peer(paths: list[Path], persist_dir: Path, embeddings: Any) -> Any:

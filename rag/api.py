@@ -11,7 +11,6 @@ from typing import Any
 
 from rag.answering.citations import check_citations
 from rag.answering.extractive import (
-    PASSAGES_READ,
     WHOLE_ARTICLES,
     extract_answer,
     has_typed_candidate,
@@ -43,7 +42,7 @@ _FOLLOW_UP_WORDS = frozenset(
 History = Sequence[Any]
 """Earlier turns: (user, assistant) pairs, or {"role", "content"} messages."""
 
-__all__ = ["Answer", "Citation", "SourcePassage", "answer", "answer_stream"]
+__all__ = ["Answer", "Citation", "SourcePassage", "answer", "answer_stream", "search"]
 
 
 def answer(
@@ -70,6 +69,28 @@ def answer(
             final = item
     assert final is not None
     return final
+
+
+def search(
+    query: str,
+    *,
+    k: int | None = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+) -> list[SourcePassage]:
+    """The `k` passages hybrid retrieval finds for a query (dense + keyword, one copy of each story,
+    diverse), most relevant first; no answer is picked. An empty query finds nothing."""
+    settings = settings or Settings.from_env()
+    cleaned = clean_question(query)
+    if not cleaned:
+        return []
+    store = store or open_store(settings)
+    ensure_index(settings, store)
+    store.refresh_if_stale()
+    embedder = embedder or get_embedder()
+    vector = embedder.embed_one(cleaned[: settings.max_question_chars])
+    return [_source_passage(p) for p in retrieve(store, cleaned, vector, k or settings.top_k)]
 
 
 def answer_stream(
@@ -119,7 +140,7 @@ def answer_stream(
     asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
     selector = selector or shipped_model()
     body_of = store.records.body
-    read = with_whole_articles(store, passages[:PASSAGES_READ], query_vector, WHOLE_ARTICLES)
+    read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)
     scored = score_sentences(cleaned, asked, read, embedder, body_of, store.records.document_frequencies, selector)
     passages = rerank_passages(read, scored)[:k]
     shown = [_source_passage(p) for p in passages]

@@ -246,6 +246,29 @@ def chat(
     _run(lambda: serve(settings, watch=watch))
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, RAG_UI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8000, RAG_API_PORT).")] = None,
+    mcp: Annotated[
+        bool, typer.Option("--mcp", help="Also serve the MCP tools ask and search at /mcp/ (RAG_MCP=1).")
+    ] = False,
+) -> None:
+    """Serve the OpenAI-compatible chat API (/v1/chat/completions, /v1/models), and MCP tools with --mcp."""
+    from rag.openai_api import MCP_PATH, MODEL_ID
+    from rag.openai_api import serve as serve_api
+
+    settings = _run(Settings.from_env)
+    if mcp:
+        settings = settings.with_overrides(mcp=True)
+    root = f"http://{host or settings.ui_host}:{port or settings.api_port}"
+    key = "a key (RAG_API_KEY)" if settings.api_key else "no key"
+    typer.echo(f"newsrag OpenAI-compatible API at {root}/v1, model {MODEL_ID!r}, {key} (Ctrl-C stops it)")
+    if settings.mcp:
+        typer.echo(f"MCP tools ask and search at {root}{MCP_PATH}/")
+    _run(lambda: serve_api(settings, host=host, port=port))
+
+
 def _terminal_chat(settings: Settings) -> None:
     from rag.api import answer
 

@@ -54,6 +54,12 @@ class Settings:
     """RAG_UI_PORT: the chat's port."""
     ui_auth: str | None = field(default=None, repr=False)
     """RAG_UI_AUTH: `user:password` turns on the chat's login; never printed."""
+    api_port: int = 8000
+    """RAG_API_PORT: the port of `rag serve` (the OpenAI-compatible chat API); it binds RAG_UI_HOST."""
+    api_key: str | None = field(default=None, repr=False)
+    """RAG_API_KEY: when set, `rag serve` wants `Authorization: Bearer <key>`; never printed."""
+    mcp: bool = False
+    """RAG_MCP=1: `rag serve` also serves the MCP tools `ask` and `search` at /mcp/."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +86,9 @@ class Settings:
             ui_host=env.get("RAG_UI_HOST") or d.ui_host,
             ui_port=_int(env, "RAG_UI_PORT", d.ui_port, minimum=1),
             ui_auth=_auth(env.get("RAG_UI_AUTH")),
+            api_port=_int(env, "RAG_API_PORT", d.api_port, minimum=1),
+            api_key=env.get("RAG_API_KEY") or None,
+            mcp=_flag(env, "RAG_MCP"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -108,6 +117,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. 0.3") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value; set it to 1 or 0")
 
 
 def _auth(raw: str | None) -> str | None:

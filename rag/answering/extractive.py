@@ -64,7 +64,7 @@ class Extract:
 
 
 def passages_to_read(k: int) -> int:
-    """How many passages to retrieve so that `PASSAGES_READ` are scored and `k` are shown."""
+    """How many passages to retrieve and score: at least `PASSAGES_READ`, and all `k` the user asked for."""
     return max(k, PASSAGES_READ)
 
 

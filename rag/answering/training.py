@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rag.answering.extractive import (
-    PASSAGES_READ,
     WHOLE_ARTICLES,
     Scored,
     featurize,
@@ -67,7 +66,7 @@ def collect_examples(
         item = with_copies(item, store.records)
         vector = embedder.embed_one(item.question)
         passages = retrieve(store, item.question, vector, passages_to_read(settings.top_k))
-        read = with_whole_articles(store, passages[:PASSAGES_READ], vector, WHOLE_ARTICLES)
+        read = with_whole_articles(store, passages, vector, WHOLE_ARTICLES)
         scored = featurize(item.question, vector, read, embedder, body, store.records.document_frequencies)
         labels = np.array([_overlaps_support(item, c.source, c.start, c.end, body) for c in scored.candidates])
         covered = is_covered(item.question, passages, settings.min_score)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -182,6 +183,13 @@ def test_browser_question_shows_cited_answer_and_highlighted_source(served: Serv
     marked = page.inner_text("#sources mark >> nth=0")
     assert "stepping down following tensions with the Trump administration" in marked
     assert "Answer backend: extractive" in page.inner_text("#footer")
+    # One card per cited article, carrying the numbers of every sentence cited from it.
+    cards = page.locator("#sources .source-card")
+    numbers = [n for i in range(cards.count()) for n in cards.nth(i).get_attribute("data-citations").split(",")]
+    assert sorted(numbers) == sorted(set(re.findall(r"\[(\d+)\]", answer_text)))
+    titles = [cards.nth(i).locator(".source-head b").inner_text() for i in range(cards.count())]
+    assert len(titles) == len(set(titles))
+    assert page.locator("#sources mark").count() == len(numbers)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
     page.close()

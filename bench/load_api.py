@@ -1,0 +1,112 @@
+"""Load: concurrent clients asking through the OpenAI-compatible /v1/chat/completions (extractive answerer).
+
+Usage: python -m bench.load_api [--clients 20] [--questions 25] [--shared ../shared]
+
+Each client is the official `openai` client in its own thread; the same run is made non-streamed
+and streamed (an answer counts when its text holds a citation marker or is a refusal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import DATA_DIR, REPO, dev_corpus, percentile, write_result
+from bench.load import free_port
+
+
+def run(base_url: str, questions: list[str], clients: int, per_client: int, stream: bool) -> dict[str, Any]:
+    import openai
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client_loop(n: int) -> None:
+        client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
+        for i in range(per_client):
+            question = questions[(n + i) % len(questions)]
+            started = time.perf_counter()
+            error = None
+            try:
+                messages: Any = [{"role": "user", "content": question}]
+                if stream:
+                    chunks = list(client.chat.completions.create(model="newsrag", messages=messages, stream=True))
+                    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                    done = chunks[-1].choices[0].finish_reason == "stop"
+                else:
+                    reply = client.chat.completions.create(model="newsrag", messages=messages)
+                    text, done = reply.choices[0].message.content or "", reply.choices[0].finish_reason == "stop"
+                if not done or not ("[1]" in text or "do not cover" in text):
+                    error = f"unexpected reply: {text[:80]!r}"
+            except Exception as exc:  # counted, not raised: the figure is the error count
+                error = f"{type(exc).__name__}: {exc}"
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if error:
+                    errors.append(error)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(latencies) / wall, 2),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+    }
+
+
+def main(clients: int, per_client: int, shared: Path) -> None:
+    import uvicorn
+
+    from ingest.indexer import ingest
+    from rag.config import Settings
+    from rag.embeddings import get_embedder
+    from rag.openai_api import build_api
+
+    corpus = dev_corpus("load-corpus", shared)
+    port = free_port()
+    settings = Settings(corpus_dir=corpus, data_dir=DATA_DIR / "load-api-data", collection="bench", api_port=port)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    ingest(settings)
+    get_embedder().model  # noqa: B018 - loaded before timing, as `rag serve` users would warm it
+    questions = [json.loads(x)["question"] for x in (shared / "eval" / "dev_set.jsonl").read_text().splitlines() if x]
+    server = uvicorn.Server(uvicorn.Config(build_api(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        plain = run(base_url, questions, clients, per_client, stream=False)
+        streamed = run(base_url, questions, clients, per_client, stream=True)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    write_result(
+        "load-api",
+        {"clients": clients, "questions_per_client": per_client, "non_streamed": plain, "streamed": streamed},
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=25)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    args = parser.parse_args()
+    main(args.clients, args.questions, args.shared)

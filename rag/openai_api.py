@@ -1,0 +1,280 @@
+"""An OpenAI-compatible chat API over `answer()`: `POST /v1/chat/completions` and `GET /v1/models`.
+
+Chat front-ends and scripts that speak OpenAI's chat API (the `openai` client, any "custom OpenAI
+endpoint" setting) can ask newsrag. The last user message is the question, earlier turns the
+history. The reply text carries the `[n]` markers; citations travel in the extra top-level field
+`citations` (and `newsrag`: refused, backend, notes, passages), and, for clients that show only
+text, as a "Sources:" footer that `"sources_footer": false` in the request turns off.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.api import answer_stream, split_after_markers
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import Answer
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "newsrag"
+MCP_PATH = "/mcp"
+"""Where `rag serve --mcp` serves the MCP tools (streamable HTTP; clients use /mcp/)."""
+MAX_BODY_BYTES = 1 << 20
+"""Larger request bodies get 413: a chat request is a few kilobytes."""
+StreamFn = Callable[..., Iterator["str | Answer"]]
+
+
+class ApiError(Exception):
+    """An error for the client, in OpenAI's error shape."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text; text parts of a multi-part content joined."""
+        if isinstance(self.content, list):
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
+
+    model: str
+    messages: list[Message]
+    stream: bool = False
+    sources_footer: bool = True
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+def sources_footer(result: Answer) -> str:
+    """The citations as plain text, for clients that show only the message text."""
+    if not result.citations:
+        return ""
+    lines = [f"[{c.number}] {c.title} ({c.source})" for c in result.citations]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _extras(result: Answer) -> dict[str, Any]:
+    return {
+        "citations": [c.to_dict() for c in result.citations],
+        "newsrag": {
+            "refused": result.refused,
+            "backend": result.backend,
+            "notes": list(result.notes),
+            "passages": [p.to_dict() for p in result.passages],
+        },
+    }
+
+
+def build_api(settings: Settings | None = None, *, stream_fn: StreamFn = answer_stream) -> FastAPI:
+    """The API app; nothing is loaded until a request comes in."""
+    settings = settings or Settings.from_env()
+    tools = None
+    if settings.mcp:
+        from rag.mcp_tools import news_tools
+
+        tools = news_tools(settings)
+        tools_app = tools.streamable_http_app()  # creates the session manager the lifespan runs
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if tools is None:
+            yield
+            return
+        async with tools.session_manager.run():
+            yield
+
+    app = FastAPI(
+        title="newsrag OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    if tools is not None:
+        app.mount(MCP_PATH, tools_app)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.kind, exc.code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else None
+        return _error(exc.status_code, str(exc.detail), code=code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in the chat API")
+        return _error(500, "unexpected error; see the server log", kind="server_error")
+
+    @app.middleware("http")
+    async def check_key(request: Request, call_next: Any) -> Any:
+        if settings.api_key and request.url.path.startswith(("/v1/", MCP_PATH)):
+            given = request.headers.get("authorization", "")
+            expected = f"Bearer {settings.api_key}"
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return _error(
+                    401, "missing or wrong API key; send Authorization: Bearer <RAG_API_KEY>", code="invalid_api_key"
+                )
+        return await call_next(request)
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [_model_card()]}
+
+    @app.get("/v1/models/{model}")
+    async def model(model: str) -> dict[str, Any]:
+        if model != MODEL_ID:
+            raise ApiError(404, f"the model {model!r} does not exist; use {MODEL_ID!r}", code="model_not_found")
+        return _model_card()
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        chat = await _read_request(request)
+        question, history = _question_and_history(chat.messages)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+
+        def run() -> Answer:
+            final: Answer | None = None
+            for item in stream_fn(question, history=history, settings=settings):
+                if isinstance(item, Answer):
+                    final = item
+            assert final is not None
+            return final
+
+        if not chat.stream:
+            result = await run_in_threadpool(_answered, run)
+            text = result.text + (sources_footer(result) if chat.sources_footer else "")
+            return {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": MODEL_ID,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                **_extras(result),
+            }
+
+        def events() -> Iterator[str]:
+            def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+                body = {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": MODEL_ID,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                    **extra,
+                }
+                return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+            yield chunk({"role": "assistant", "content": ""})
+            try:
+                result = _answered(run)
+            except ApiError as exc:
+                error = {"error": {"message": exc.message, "type": exc.kind, "param": None, "code": exc.code}}
+                yield f"data: {json.dumps(error)}\n\n"
+                return
+            # The checked answer is what is streamed, piece by piece: an LLM's raw tokens could hold
+            # sentences the check later flags, and a stream cannot take text back.
+            pieces = split_after_markers(result.text)
+            for n, piece in enumerate(pieces):
+                yield chunk({"content": piece if n == 0 else " " + piece})
+            if chat.sources_footer and result.citations:
+                yield chunk({"content": sources_footer(result)})
+            yield chunk({}, "stop", **_extras(result))
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def _message(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": text}
+
+
+def _model_card() -> dict[str, Any]:
+    return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "newsrag"}
+
+
+def _answered(run: Callable[[], Answer]) -> Answer:
+    """Run the answerer; a user-fixable problem (no index, a bad setting) becomes a 503 with its message."""
+    try:
+        return run()
+    except RagError as exc:
+        raise ApiError(503, str(exc), kind="server_error", code="unavailable") from None
+
+
+async def _read_request(request: Request) -> ChatRequest:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes", code="request_too_large")
+    raw = bytearray()
+    async for part in request.stream():
+        raw += part
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes", code="request_too_large")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    try:
+        chat = ChatRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ApiError(422, f"invalid request: {where}: {first['msg']}") from None
+    if chat.model != MODEL_ID:
+        raise ApiError(404, f"the model {chat.model!r} does not exist; use {MODEL_ID!r}", code="model_not_found")
+    return chat
+
+
+def _question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
+    turns = [m for m in messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's question")
+    question = turns[-1].text()
+    if not question.strip():
+        raise ApiError(400, "the question (the last user message) is empty")
+    return question, [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve the API with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(build_api(settings), host=host or settings.ui_host, port=port or settings.api_port, log_level="warning")
