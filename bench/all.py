@@ -8,11 +8,13 @@ import sys
 STEPS = [
     ["bench.scale_index"],
     ["bench.ingest", "--articles", "1000"],
+    ["bench.ingest", "--archive"],
     ["bench.quality"],
     ["bench.query", "latency"],
     ["bench.query", "rss", "--size", "100000"],
     ["bench.cold"],
     ["bench.load"],
+    ["bench.load_api"],
     ["bench.answer_quality"],
     ["bench.report"],
 ]

@@ -95,6 +95,38 @@ def bar_rows() -> list[tuple[str, str, str, bool | None]]:
             f"{n['ours']} (peer {n['peer']})",
             n["ours"] >= n["peer"] and n["ours"] >= 0.95,
         )
+    archive = load("ingest-archive")
+    if archive:
+        add(
+            "full ingest / peer ingest, BBC archive (2,226 real articles)",
+            "<= 1.0",
+            f"{archive['ratio_ours_over_peer']} ({archive['ours_s']} s for {archive['our_chunks']} chunks / "
+            f"{archive['peer_s']} s for {archive['peer_chunks']})",
+            archive["ratio_ours_over_peer"] <= 1.0,
+        )
+        add(
+            "re-ingest of the unchanged archive",
+            "0 embeddings",
+            f"{archive['reingest_s']} s, {archive['reingest_embeddings']} embeddings",
+            archive["reingest_embeddings"] == 0,
+        )
+    load_ask, load_api = load("load"), load("load-api")
+    if load_ask:
+        add(
+            "load: 20 clients x 25 questions through `/ask`",
+            "0 errors",
+            f"{load_ask['errors']} errors, {load_ask['throughput_rps']} answers/s, p95 {load_ask['p95_ms']} ms",
+            load_ask["errors"] == 0,
+        )
+    if load_api:
+        for kind in ("non_streamed", "streamed"):
+            run = load_api[kind]
+            add(
+                f"load: 20 clients x 25 questions through `/v1/chat/completions`, {kind.replace('_', '-')}",
+                "0 errors",
+                f"{run['errors']} errors, {run['throughput_rps']} answers/s, p95 {run['p95_ms']} ms",
+                run["errors"] == 0,
+            )
     return rows
 
 
@@ -242,7 +274,7 @@ def main() -> None:
     for figure, bar, measured, ok in rows:
         lines.append(f"| {figure} | {bar} | {measured} | {'yes' if ok else 'no' if ok is False else 'n/a'} |")
     lines += quality_lines()
-    for extra in ("load", "rss-100000", "cold", "query", "ingest-1000", "quality"):
+    for extra in ("load", "load-api", "rss-100000", "cold", "query", "ingest-1000", "ingest-archive", "quality"):
         data = load(extra)
         if data:
             lines += ["", f"## {extra}", "", "```json", json.dumps(data, indent=2), "```"]
