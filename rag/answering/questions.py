@@ -26,6 +26,8 @@ class AnswerType(Enum):
     """How often."""
     REASON = "reason"
     """Why / how did: a cause, a consequence or a manner."""
+    WORDS = "words"
+    """What did X say / how did X describe: someone's own words, usually a quotation."""
     OTHER = "other"
 
 
@@ -45,6 +47,11 @@ _MONEY_VERBS = (
     r"sell|sold|fetch|fetched|worth|invest|invested|owe|owed|lose|lost"
 )
 """Verbs that make "how much" ask for a sum of money."""
+_SAYING_VERBS = (
+    r"say|said|says|describe|described|call|called|sum up|summed up|summarise|summarize|put it|tell|told|"
+    r"characterise|characterize|label|labelled|dub|dubbed|react|respond|claim|warn|admit|write|wrote"
+)
+"""Verbs that make "how/what did X ..." ask for someone's words."""
 _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     (AnswerType.FREQUENCY, re.compile(r"how often\b")),
     (AnswerType.MONEY, re.compile(rf"how much (?:money\b|\w+ (?:[\w'’-]+ ){{0,8}}?(?:{_MONEY_VERBS})\b)")),
@@ -53,6 +60,13 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     (AnswerType.AMOUNT, re.compile(rf"(?:what|which)(?: [\w'’-]+){{0,3}} (?:{_AMOUNT_NOUNS})\b")),
     (AnswerType.AMOUNT, re.compile(r"what (?:percentage|proportion|share)\b")),
     (AnswerType.DATE, re.compile(r"when\b|(?:what|which) (?:year|date|day|month|time)\b")),
+    (
+        AnswerType.WORDS,
+        re.compile(
+            rf"(?:how|what) (?:did|does|do|has|have|had|was|is) (?:[\w'’.-]+ ){{0,8}}?(?:{_SAYING_VERBS})\b|"
+            r"what (?:words|phrase|term|name)\b"
+        ),
+    ),
     (
         AnswerType.REASON,
         re.compile(
@@ -95,8 +109,9 @@ _FREQUENCY = re.compile(
     r"\b(?:daily|weekly|monthly|yearly|annually|hourly|every|each|once|twice|times a|per (?:day|week|month|year))\b",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"[\"“”]|\b(?:said|says|called|described|told|added|warned|claimed)\b", re.IGNORECASE)
 _REASON = re.compile(
-    r"\b(?:because|after|due to|as a result|following|since|so that|amid|owing to|thanks to|led to|"
+    r"\b(?:because|after|due to|as a result|following|since|so|amid|owing to|thanks to|led to|"
     r"caused|blamed|reason|in order to|by (?:\w+ing)|said|says|claimed|argued|accused)\b",
     re.IGNORECASE,
 )
@@ -175,4 +190,6 @@ def offers_answer(kind: AnswerType, sentence: str, question: Question) -> bool:
         return bool(question_names(sentence) - question.names)
     if kind is AnswerType.REASON:
         return bool(_REASON.search(sentence))
+    if kind is AnswerType.WORDS:
+        return bool(_WORDS.search(sentence))
     return False

@@ -151,12 +151,13 @@ def calibrate_threshold(best: Sequence[float], answerable: Sequence[bool]) -> fl
     """The cut-off on a question's best sentence probability that makes the fewest mistakes.
 
     A false refusal costs `FALSE_REFUSAL_COST` missed ones; among equally good cut-offs the lowest
-    is taken: a new answerable question may score lower than any seen, so refuse no more than needed.
+    is taken, down to 0 (refuse nothing) when no unanswerable question scores below the answerable
+    ones: a new answerable question may score lower than any seen, so refuse no more than needed.
     """
     values = sorted(set(best))
     if not values:
         return 0.0
-    cuts = [values[0] / 2] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)] + [values[-1] + 1e-6]
+    cuts = [0.0] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)] + [values[-1] + 1e-6]
 
     def mistakes(cut: float) -> float:
         pairs = zip(best, answerable, strict=True)

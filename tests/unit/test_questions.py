@@ -26,9 +26,12 @@ from rag.answering.questions import AnswerType, answer_type, offers_answer, read
         ("Why did the minister resign?", AnswerType.REASON),
         ("How did the thieves get into the museum?", AnswerType.REASON),
         ("What prompted the inquiry?", AnswerType.REASON),
-        ("What did the mayor say about the budget?", AnswerType.OTHER),
+        ("What did the mayor say about the budget?", AnswerType.WORDS),
+        ("How did the editor sum up the state of the company?", AnswerType.WORDS),
+        ("How did the agency describe the excuses?", AnswerType.WORDS),
         # "when" inside the question is a conjunction, not what is asked
-        ("What did the singer say when he launched the tour?", AnswerType.OTHER),
+        ("What did the singer say when he launched the tour?", AnswerType.WORDS),
+        ("What did the council approve?", AnswerType.OTHER),
         ("", AnswerType.OTHER),
     ],
 )
@@ -64,6 +67,9 @@ def test_names_and_focus_words_are_split() -> None:
         ("How often is the index published?", "The index is published monthly.", True),
         ("Why did the minister resign?", "He resigned because of the row.", True),
         ("Why did the minister resign?", "The minister resigned on Friday.", False),
+        ("Why is the market set to grow?", "It is the poorest market, so it has room to grow.", True),
+        ("How did the editor describe the firm?", '"This is a company in the departure lounge," he said.', True),
+        ("How did the editor describe the firm?", "The firm's shares fell on Monday.", False),
     ],
 )
 def test_sentence_offers_an_answer_of_the_asked_type(question: str, sentence: str, offers: bool) -> None:

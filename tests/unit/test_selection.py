@@ -71,7 +71,7 @@ def test_answer_type_match_needs_a_sum_the_question_does_not_hold() -> None:
     f = features_of()
     assert list(f["type_match"]) == [0.0, 1.0, 0.0, 0.0]
     assert list(f["type_missing"]) == [1.0, 0.0, 1.0, 1.0]
-    untyped = features_of("What did the mayor say about Acme?")
+    untyped = features_of("What did the council approve for Acme?")
     assert not untyped["type_match"].any() and not untyped["type_missing"].any()
 
 
@@ -134,3 +134,9 @@ def test_model_round_trips_through_json() -> None:
     x = np.random.default_rng(2).normal(size=(3, n))
     assert np.allclose(model.probabilities(x), again.probabilities(x))
     assert again.threshold == 0.3
+
+
+def test_threshold_is_zero_when_nothing_unanswerable_scores_low() -> None:
+    # no evidence for a cut: refusing below the lowest answerable score would only refuse new answerable ones
+    assert calibrate_threshold([0.9, 0.5, 0.05], [True, True, True]) == 0.0
+    assert calibrate_threshold([0.9, 0.5, 0.6], [True, True, False]) == 0.0
