@@ -273,6 +273,11 @@ def main() -> None:
     lines += ["| figure | bar | measured | met |", "|---|---|---|---|"]
     for figure, bar, measured, ok in rows:
         lines.append(f"| {figure} | {bar} | {measured} | {'yes' if ok else 'no' if ok is False else 'n/a'} |")
+    recorded = [
+        f"`{path.stem}` {json.loads(path.read_text()).get('recorded', '?')}"
+        for path in sorted(RESULTS_DIR.glob("*.json"))
+    ]
+    lines += ["", "Each row comes from the latest run of its benchmark, recorded: " + ", ".join(recorded) + "."]
     lines += quality_lines()
     for extra in ("load", "load-api", "rss-100000", "cold", "query", "ingest-1000", "ingest-archive", "quality"):
         data = load(extra)

@@ -49,13 +49,13 @@ def cross_validated(archive: Settings, archive_items: list[EvalItem], archive_ex
     return cross_validate(archive_items, archive, open_store(archive), get_embedder(), examples=archive_examples)
 
 
-# Floors under today's cross-validated figures (bench/results/answer_quality.json: facts 0.74,
-# support 0.72, hit@4 0.96, near-topic 4/7, off-topic 3/3, false refusals 4/50). They sit a little
+# Floors under today's cross-validated figures (bench/results/answer_quality.json: facts 0.82,
+# support 0.80, hit@4 0.96, near-topic 4/7, off-topic 3/3, false refusals 1/50). They sit a little
 # below them because an index rebuilt here retrieves slightly differently (HNSW is approximate), and
-# with 30 questions per fold the refusal threshold moves with it: one rebuild gave facts 0.80, 1
-# false refusal and off-topic 2/3. They catch regressions; they are not yet the bars the
-# answer-quality work aims for (facts and support >= 0.85, near-topic >= 5/7, false refusals <= 2).
-FLOORS = {"fact_accuracy": 0.70, "support": 0.68, "hit_at_4": 0.92, "citation_validity": 1.0}
+# with 25 answerable questions per fold a selector moves by a question or two with it: an earlier
+# rebuild moved facts by +0.06 and off-topic refusals by -1. They catch regressions; they are not
+# yet the bars the answer-quality work aims for (facts and support >= 0.85, near-topic >= 5/7).
+FLOORS = {"fact_accuracy": 0.74, "support": 0.72, "hit_at_4": 0.92, "citation_validity": 1.0}
 
 
 def test_cross_validated_answers_hold_their_floors(cross_validated: EvalReport) -> None:
@@ -69,7 +69,7 @@ def test_cross_validated_answers_hold_their_floors(cross_validated: EvalReport) 
     assert (near, off, answerable) == (7, 3, 50)
     assert near_refused >= 3, summary
     assert off_refused >= 2, summary
-    assert false_refusals <= 5, summary
+    assert false_refusals <= 3, summary
     assert overall["latency_p50_ms"] is not None
 
 
@@ -106,7 +106,8 @@ def test_a_selector_fitted_only_on_the_archive_answers_the_seed_dev_set(
         store.records,
     )
     overall = report.overall()
-    assert overall["fact_accuracy"] >= 0.9, overall
+    # Measured 0.9: the one miss (d04) answers in the sentence that carries on the third pick.
+    assert overall["fact_accuracy"] >= 0.8, overall
     assert overall["refusal_recall"] == 1.0, overall
 
 
