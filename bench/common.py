@@ -84,3 +84,46 @@ def archive_corpus(dest: Path, shared: Path) -> Path:
         shutil.copy(REPO / "corpus" / "000_a4b3e2646b848259.md", corpus)
         shutil.copytree(shared / "bbc", corpus / "bbc", ignore=shutil.ignore_patterns("*.TXT"))
     return corpus
+
+
+def run_load(
+    make_client: Callable[[], Any], ask: Callable[[Any, int], str | None], clients: int, per_client: int
+) -> dict[str, Any]:
+    """`clients` threads, each with its own client, each asking `per_client` times; `ask(client, n)`
+    returns an error message or None, and raising counts as an error (the figure is the error count)."""
+    import threading
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client_loop(first: int) -> None:
+        client = make_client()
+        for i in range(per_client):
+            started = time.perf_counter()
+            try:
+                error = ask(client, first + i)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if error:
+                    errors.append(error)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(latencies) / wall, 2),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+    }

@@ -9,11 +9,9 @@ import argparse
 import json
 import shutil
 import socket
-import threading
-import time
 from pathlib import Path
 
-from bench.common import DATA_DIR, dev_corpus, percentile, write_result
+from bench.common import DATA_DIR, dev_corpus, run_load, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,48 +37,16 @@ def main(clients: int, per_client: int, shared: Path) -> None:
     page = build_app(settings)
     launch(page, settings, block=False)
     url = f"http://127.0.0.1:{settings.ui_port}/"
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
 
-    def client_loop(n: int) -> None:
-        client = Client(url, verbose=False)
-        for i in range(per_client):
-            q = questions[(n + i) % len(questions)]
-            started = time.perf_counter()
-            try:
-                data = client.predict(q, api_name="/ask")
-                ok = bool(data["answer"])
-            except Exception as exc:  # counted, not raised: the figure is the error count
-                ok, msg = False, f"{type(exc).__name__}: {exc}"
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                latencies.append(elapsed)
-                if not ok:
-                    errors.append(msg if "msg" in locals() else "empty answer")
+    def ask(client: Client, n: int) -> str | None:
+        data = client.predict(questions[n % len(questions)], api_name="/ask")
+        return None if data["answer"] else "empty answer"
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
-    page.close()
-    write_result(
-        "load",
-        {
-            "clients": clients,
-            "questions_per_client": per_client,
-            "requests": len(latencies),
-            "errors": len(errors),
-            "error_samples": errors[:5],
-            "wall_s": round(wall, 2),
-            "throughput_rps": round(len(latencies) / wall, 2),
-            "p50_ms": round(percentile(latencies, 0.5), 1),
-            "p95_ms": round(percentile(latencies, 0.95), 1),
-        },
-    )
+    try:
+        figures = run_load(lambda: Client(url, verbose=False), ask, clients, per_client)
+    finally:
+        page.close()
+    write_result("load", {"clients": clients, "questions_per_client": per_client, **figures})
 
 
 if __name__ == "__main__":

@@ -16,58 +16,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, dev_corpus, percentile, write_result
+from bench.common import DATA_DIR, REPO, dev_corpus, run_load, write_result
 from bench.load import free_port
 
 
 def run(base_url: str, questions: list[str], clients: int, per_client: int, stream: bool) -> dict[str, Any]:
     import openai
 
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
+    def ask(client: openai.OpenAI, n: int) -> str | None:
+        messages: Any = [{"role": "user", "content": questions[n % len(questions)]}]
+        if stream:
+            chunks = list(client.chat.completions.create(model="newsrag", messages=messages, stream=True))
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            done = chunks[-1].choices[0].finish_reason == "stop"
+        else:
+            reply = client.chat.completions.create(model="newsrag", messages=messages)
+            text, done = reply.choices[0].message.content or "", reply.choices[0].finish_reason == "stop"
+        return None if done and ("[1]" in text or "do not cover" in text) else f"unexpected reply: {text[:80]!r}"
 
-    def client_loop(n: int) -> None:
-        client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
-        for i in range(per_client):
-            question = questions[(n + i) % len(questions)]
-            started = time.perf_counter()
-            error = None
-            try:
-                messages: Any = [{"role": "user", "content": question}]
-                if stream:
-                    chunks = list(client.chat.completions.create(model="newsrag", messages=messages, stream=True))
-                    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-                    done = chunks[-1].choices[0].finish_reason == "stop"
-                else:
-                    reply = client.chat.completions.create(model="newsrag", messages=messages)
-                    text, done = reply.choices[0].message.content or "", reply.choices[0].finish_reason == "stop"
-                if not done or not ("[1]" in text or "do not cover" in text):
-                    error = f"unexpected reply: {text[:80]!r}"
-            except Exception as exc:  # counted, not raised: the figure is the error count
-                error = f"{type(exc).__name__}: {exc}"
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                latencies.append(elapsed)
-                if error:
-                    errors.append(error)
+    def make_client() -> openai.OpenAI:
+        return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
-    return {
-        "requests": len(latencies),
-        "errors": len(errors),
-        "error_samples": errors[:5],
-        "wall_s": round(wall, 2),
-        "throughput_rps": round(len(latencies) / wall, 2),
-        "p50_ms": round(percentile(latencies, 0.5), 1),
-        "p95_ms": round(percentile(latencies, 0.95), 1),
-    }
+    return run_load(make_client, ask, clients, per_client)
 
 
 def main(clients: int, per_client: int, shared: Path) -> None:
