@@ -85,9 +85,7 @@ def search(
     cleaned = clean_question(query)
     if not cleaned:
         return []
-    store = store or open_store(settings)
-    ensure_index(settings, store)
-    store.refresh_if_stale()
+    store = open_index(settings, store)
     embedder = embedder or get_embedder()
     vector = embedder.embed_one(cleaned[: settings.max_question_chars])
     return [_source_passage(p) for p in retrieve(store, cleaned, vector, k or settings.top_k)]
@@ -118,9 +116,7 @@ def answer_stream(
     if len(cleaned) > settings.max_question_chars:
         cleaned = cleaned[: settings.max_question_chars]
         notes.append(f"question truncated to its first {settings.max_question_chars} characters")
-    store = store or open_store(settings)
-    ensure_index(settings, store)
-    store.refresh_if_stale()
+    store = open_index(settings, store)
     embedder = embedder or get_embedder()
     turns = conversation_turns(history)
     query = retrieval_query(cleaned, turns)
@@ -221,6 +217,14 @@ def split_after_markers(text: str) -> list[str]:
 
 
 _PIECE = re.compile(r".+?\[\d+\](?=\s|$)|.+$", re.DOTALL)
+
+
+def open_index(settings: Settings, store: Store | None = None) -> Store:
+    """The store to answer from: indexed first if empty, reopened if another process re-indexed it."""
+    store = store or open_store(settings)
+    ensure_index(settings, store)
+    store.refresh_if_stale()
+    return store
 
 
 def ensure_index(settings: Settings, store: Store) -> None:

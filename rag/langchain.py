@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import ConfigDict
 
-from rag.api import answer_stream, search
+from rag.api import answer, answer_stream, search
 from rag.config import Settings
 from rag.models import Answer, SourcePassage
 
@@ -81,12 +81,7 @@ class NewsAnswerChain(Runnable[Any, Any]):
 
     def _answer(self, value: Any) -> Answer | dict[str, Any]:
         question, history = _question_and_history(value)
-        final: Answer | None = None
-        for item in answer_stream(question, history=history, settings=self.settings, k=self.k):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return self._output(final)
+        return self._output(answer(question, history=history, settings=self.settings, k=self.k))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return self._call_with_config(self._answer, input, config)

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.api import answer_stream, split_after_markers
+from rag.api import answer, split_after_markers
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Answer
@@ -36,7 +36,7 @@ MCP_PATH = "/mcp"
 """Where `rag serve --mcp` serves the MCP tools (streamable HTTP; clients use /mcp/)."""
 MAX_BODY_BYTES = 1 << 20
 """Larger request bodies get 413: a chat request is a few kilobytes."""
-StreamFn = Callable[..., Iterator["str | Answer"]]
+AnswerFn = Callable[..., Answer]
 
 
 class ApiError(Exception):
@@ -94,7 +94,7 @@ def _extras(result: Answer) -> dict[str, Any]:
     }
 
 
-def build_api(settings: Settings | None = None, *, stream_fn: StreamFn = answer_stream) -> FastAPI:
+def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer) -> FastAPI:
     """The API app; nothing is loaded until a request comes in."""
     settings = settings or Settings.from_env()
     tools = None
@@ -161,12 +161,7 @@ def build_api(settings: Settings | None = None, *, stream_fn: StreamFn = answer_
         created = int(time.time())
 
         def run() -> Answer:
-            final: Answer | None = None
-            for item in stream_fn(question, history=history, settings=settings):
-                if isinstance(item, Answer):
-                    final = item
-            assert final is not None
-            return final
+            return answer_fn(question, history=history, settings=settings)
 
         if not chat.stream:
             result = await run_in_threadpool(_answered, run)
