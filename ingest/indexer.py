@@ -17,7 +17,6 @@ from rag.documents import Article, Chunk
 from rag.duplicates import group_copies, signature
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import CorpusPathError
-from rag.locking import ingest_lock
 from rag.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -66,8 +65,8 @@ def ingest(
     if not corpus_dir.is_dir():
         raise CorpusPathError(f"corpus dir {corpus_dir} does not exist; create it or set RAG_CORPUS_DIR")
     files = _files_to_ingest(corpus_dir, paths)
-    with ingest_lock(settings.data_dir):
-        store = store or open_store(settings, check=not rebuild)
+    store = store or open_store(settings, check=not rebuild)
+    with store.records.ingest_lock():
         if rebuild:
             store.drop()
         store.claim_for_embedder()

@@ -132,6 +132,7 @@ def status(
     articles, chunks = store.records.counts()
     typer.echo(f"data dir:    {settings.data_dir.resolve()}")
     typer.echo(f"vector store: {settings.chroma_url or 'embedded Chroma'} (collection {settings.collection})")
+    typer.echo(f"records:     {store.records.location}")
     typer.echo(f"corpus dir:  {settings.corpus_dir.resolve()}")
     typer.echo(f"articles:    {articles}")
     typer.echo(f"chunks:      {chunks}")

@@ -22,6 +22,8 @@ class Settings:
     """RAG_DATA_DIR: all on-disk state (Chroma, keyword index, records)."""
     chroma_url: str | None = None
     """RAG_CHROMA_URL: use a Chroma server (http://host:port) instead of the embedded store."""
+    database_url: str | None = field(default=None, repr=False)
+    """RAG_DATABASE_URL: keep the records and keyword index in PostgreSQL (postgresql://...) instead of SQLite."""
     collection: str = DEFAULT_COLLECTION
     """RAG_COLLECTION: the Chroma collection name."""
     top_k: int = 4
@@ -70,6 +72,7 @@ class Settings:
             corpus_dir=Path(env.get("RAG_CORPUS_DIR") or d.corpus_dir),
             data_dir=Path(env.get("RAG_DATA_DIR") or d.data_dir),
             chroma_url=env.get("RAG_CHROMA_URL") or None,
+            database_url=env.get("RAG_DATABASE_URL") or None,
             collection=env.get("RAG_COLLECTION") or d.collection,
             top_k=_int(env, "RAG_TOP_K", d.top_k, minimum=1),
             chunk_tokens=_int(env, "RAG_CHUNK_TOKENS", d.chunk_tokens, minimum=32),

@@ -1,4 +1,4 @@
-"""The index: a Chroma collection of chunk vectors beside the SQLite records and keyword index."""
+"""The index: a Chroma collection of chunk vectors beside the records and keyword index (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import EmbedderMismatchError, RagError, StoreUnavailableError
-from rag.locking import ingest_running
-from rag.records import Records
+from rag.records import open_records
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECORDS_FILE = "records.sqlite3"
 GENERATION_KEY = "generation"
 """Records meta key counting the ingests that changed the index."""
 CHROMA_DIR = "chroma"
@@ -53,13 +51,13 @@ class Drift:
 
 
 class Store:
-    """Everything on disk for one data dir: the vectors (Chroma) and the records (SQLite)."""
+    """One index: the vectors (Chroma, embedded or a server) and the records (SQLite or PostgreSQL)."""
 
     def __init__(self, settings: Settings, *, embedder_name: str, dimension: int) -> None:
         self.settings = settings
         self.embedder_name = embedder_name
         self.dimension = dimension
-        self.records = Records(settings.data_dir / RECORDS_FILE)
+        self.records = open_records(settings)
         self._generation: str | None = None
         """The index generation the open Chroma client has seen (embedded store only)."""
         self._readers = 0
@@ -145,7 +143,7 @@ class Store:
         """
         if self.settings.chroma_url or "collection" not in self.__dict__:
             return False
-        if self.records.get_meta(GENERATION_KEY) == self._generation or ingest_running(self.settings.data_dir):
+        if self.records.get_meta(GENERATION_KEY) == self._generation or self.records.ingest_running():
             return False
         with self._readers_done:
             self._readers_done.wait_for(lambda: self._readers == 0)
@@ -311,10 +309,7 @@ class Store:
         except Exception:  # missing collection: nothing to drop
             log.debug("no collection %s to drop", self.settings.collection)
         self.__dict__.pop("collection", None)
-        self.records.close()
-        for suffix in ("", "-wal", "-shm"):
-            (self.settings.data_dir / (RECORDS_FILE + suffix)).unlink(missing_ok=True)
-        self.records = Records(self.settings.data_dir / RECORDS_FILE)
+        self.records.reset()
 
 
 def _first_line(exc: Exception) -> str:
@@ -322,7 +317,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-_stores: dict[tuple[str, str | None, str], Store] = {}
+_stores: dict[tuple[str, str | None, str | None, str], Store] = {}
 _stores_lock = threading.Lock()
 
 
@@ -333,7 +328,7 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
     """
     from rag.embeddings import get_embedder
 
-    key = (str(settings.data_dir.resolve()), settings.chroma_url, settings.collection)
+    key = (str(settings.data_dir.resolve()), settings.chroma_url, settings.database_url, settings.collection)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:

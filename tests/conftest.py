@@ -13,6 +13,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,12 @@ STRICT = os.environ.get("RAG_TESTS_STRICT") == "1"
 """Set in CI: a missing heavy dependency (shared data, browser, server) fails instead of skipping."""
 
 _collection_ids = itertools.count()
+
+BACKENDS = ("sqlite", "postgres")
+DATABASE_URL = os.environ.get("RAG_TEST_DATABASE_URL")
+"""A PostgreSQL database the tests may create schemas in (scripts/services.sh starts one)."""
+CHROMA_URL = os.environ.get("RAG_TEST_CHROMA_URL")
+"""A running Chroma server the multi-process tests share (scripts/services.sh starts one)."""
 
 
 def skip_or_fail(reason: str) -> None:
@@ -59,10 +66,53 @@ def new_settings(root: Path, **overrides: object) -> Settings:
     ).with_overrides(**overrides)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` run once on SQLite records and once on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Empty corpus and data dir under tmp_path."""
-    return new_settings(tmp_path)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The records backend of this test: sqlite unless the test is marked `both_backends`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL, the URL of a fresh schema, dropped after the test."""
+    if backend == "sqlite":
+        yield None
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A new, empty schema in the test database; its URL makes it the connection's search path."""
+    if not DATABASE_URL:
+        skip_or_fail("no PostgreSQL for the database backend; start one with scripts/services.sh")
+    import psycopg
+
+    schema = f"t_{os.getpid()}_{next(_collection_ids)}"
+    try:
+        with psycopg.connect(str(DATABASE_URL), autocommit=True, connect_timeout=5) as db:
+            db.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        skip_or_fail(f"PostgreSQL at RAG_TEST_DATABASE_URL is not reachable ({exc})")
+    sep = "&" if "?" in str(DATABASE_URL) else "?"
+    try:
+        yield f"{DATABASE_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(str(DATABASE_URL), autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    """Empty corpus and data dir under tmp_path, records in this test's backend."""
+    return new_settings(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

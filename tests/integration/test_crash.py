@@ -10,8 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.synth import write_corpus
 from ingest.indexer import ingest
+from rag.config import Settings
 from rag.store import open_store
 from tests.conftest import REPO, new_settings
 
@@ -19,8 +22,20 @@ ARTICLES = 200
 KILLS = 6
 
 
-def committed_articles(data_dir: Path) -> int:
-    path = data_dir / "records.sqlite3"
+pytestmark = pytest.mark.both_backends
+
+
+def committed_articles(settings: Settings) -> int:
+    """Articles committed so far, read the way another process would, without creating anything."""
+    if settings.database_url:
+        import psycopg
+
+        with psycopg.connect(settings.database_url, autocommit=True) as db:
+            try:
+                return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])  # type: ignore[index]
+            except psycopg.errors.UndefinedTable:  # schema not created yet
+                return 0
+    path = settings.data_dir / "records.sqlite3"
     if not path.exists():
         return 0
     try:
@@ -30,23 +45,27 @@ def committed_articles(data_dir: Path) -> int:
         return 0
 
 
-def test_ingest_killed_repeatedly_ends_identical_to_a_clean_ingest(tmp_path: Path) -> None:
+def test_ingest_killed_repeatedly_ends_identical_to_a_clean_ingest(tmp_path: Path, database_url: str | None) -> None:
+    """The killed ingest runs on the backend under test; the clean one on SQLite: both must end alike."""
     reference = new_settings(tmp_path / "clean", ingest_batch=24)
     write_corpus(reference.corpus_dir, ARTICLES, seed=3)
     ingest(reference)
     clean = open_store(reference)
 
-    crashed = new_settings(tmp_path / "crashed", corpus_dir=reference.corpus_dir, ingest_batch=24)
+    crashed = new_settings(
+        tmp_path / "crashed", corpus_dir=reference.corpus_dir, ingest_batch=24, database_url=database_url
+    )
     env = {
         **os.environ,
         "RAG_CORPUS_DIR": str(crashed.corpus_dir),
         "RAG_DATA_DIR": str(crashed.data_dir),
         "RAG_COLLECTION": crashed.collection,
         "RAG_INGEST_BATCH": "24",
+        "RAG_DATABASE_URL": database_url or "",
     }
     kill_points = []
     for n in range(KILLS):
-        before = committed_articles(crashed.data_dir)
+        before = committed_articles(crashed)
         proc = subprocess.Popen(
             [sys.executable, "-m", "rag", "ingest"],
             env=env,
@@ -56,12 +75,12 @@ def test_ingest_killed_repeatedly_ends_identical_to_a_clean_ingest(tmp_path: Pat
         )
         # Wait for progress, then kill after a varying delay: mid-embedding, mid-write or between steps.
         deadline = time.monotonic() + 120
-        while committed_articles(crashed.data_dir) == before and proc.poll() is None and time.monotonic() < deadline:
+        while committed_articles(crashed) == before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.15 * n)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        kill_points.append(committed_articles(crashed.data_dir))
+        kill_points.append(committed_articles(crashed))
     assert kill_points[-1] < ARTICLES, f"the ingest finished before the last kill: {kill_points}"
     assert len(set(kill_points)) >= 5, f"kills did not land at different points: {kill_points}"
 

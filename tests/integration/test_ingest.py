@@ -1,4 +1,4 @@
-"""Incremental indexing against a real Chroma and SQLite, with the bundled embedder."""
+"""Incremental indexing against a real Chroma and real records (SQLite, then PostgreSQL), with the bundled embedder."""
 
 import shutil
 from pathlib import Path
@@ -11,9 +11,11 @@ from ingest.loader import load_article
 from rag.config import Settings
 from rag.embeddings import get_embedder
 from rag.errors import CorpusPathError, EmbedderMismatchError, IngestLockedError
-from rag.locking import ingest_lock
+from rag.records import open_records
 from rag.store import Store, open_store
 from tests.conftest import SEED_ARTICLE
+
+pytestmark = pytest.mark.both_backends
 
 STORY = "The Harlow council approved a new ferry terminal. Construction starts in June. The mayor praised the vote."
 
@@ -134,8 +136,12 @@ def test_interrupted_write_is_repaired(settings: Settings, write_article) -> Non
 
 def test_second_ingest_while_one_runs_stops_with_a_message(settings: Settings, write_article) -> None:
     write_article("a.md", STORY, title="Ferry")
-    with ingest_lock(settings.data_dir), pytest.raises(IngestLockedError, match="another ingest is running"):
+    other_process = open_records(settings)  # its own connection, as another process would have
+    with other_process.ingest_lock(), pytest.raises(IngestLockedError, match="another ingest is running"):
         ingest(settings)
+    assert not other_process.ingest_running()
+    ingest(settings)  # the lock is free again
+    other_process.close()
 
 
 def test_index_from_another_embedder_is_refused(settings: Settings, write_article) -> None:
@@ -187,7 +193,10 @@ def test_verify_reports_drift_and_ingest_repairs_it(settings: Settings, write_ar
     store.collection.delete(ids=lost)
     store.upsert_vectors(["f" * 32], get_embedder().embed(["stray"]), ["stray"], [{"source": "x.md"}])
     with store.records.transaction() as db:
-        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = 'b.md')")
+        if settings.database_url:
+            db.execute("UPDATE chunks SET terms = NULL WHERE source = 'b.md'")
+        else:
+            db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = 'b.md')")
     drift = store.verify()
     assert drift.vectors_without_record == ["f" * 32]
     assert drift.records_without_vector == sorted(lost)

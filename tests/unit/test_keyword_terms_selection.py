@@ -1,13 +1,16 @@
-"""Keyword search leaves out words that most chunks contain (real SQLite, no model)."""
+"""Keyword search leaves out words that most chunks contain (real SQLite and PostgreSQL, no model)."""
 
-from pathlib import Path
+import pytest
 
+from rag.config import Settings
 from rag.documents import Article, Chunk, chunk_id
-from rag.records import Records
+from rag.records import open_records
+
+pytestmark = pytest.mark.both_backends
 
 
-def test_common_words_are_left_out_of_the_keyword_query(tmp_path: Path) -> None:
-    records = Records(tmp_path / "records.sqlite3")
+def test_common_words_are_left_out_of_the_keyword_query(settings: Settings) -> None:
+    records = open_records(settings)
     items = []
     for i in range(300):
         body = f"The project update number {i} was filed." + (" A zebra and a heron appeared." if i == 7 else "")
@@ -28,3 +31,10 @@ def test_common_words_are_left_out_of_the_keyword_query(tmp_path: Path) -> None:
     )
     records.keyword_search("project zebra heron", 5)
     assert records._df_cache["zebra"] == 2
+    # ...and so does a write by another process (here: another Records on the same store).
+    other = open_records(settings)
+    other.remove_articles(["b.md"])
+    records.keyword_search("project zebra heron", 5)
+    assert records._df_cache["zebra"] == 1
+    records.close()
+    other.close()

@@ -1,71 +1,58 @@
-"""The record of what is indexed, and the BM25 keyword index, in one SQLite file.
+"""What both record backends share: the tables' meaning, every query that is plain SQL, and the
+choice of keyword-query terms.
 
-SQLite is the source of truth: an article counts as indexed once its row and its chunks are
-committed here. Chroma writes are bracketed by a `pending` journal so that a crash between the
-two stores leaves ids that the next ingest removes (see `Store.repair`).
+SQLite or PostgreSQL is the source of truth: an article counts as indexed once its row and its
+chunks are committed there. Chroma writes are bracketed by a `pending` journal so that a crash
+between the two stores leaves ids that the next ingest removes (see `Store.repair`).
+
+The shared SQL is written once with `?` placeholders and `ON CONFLICT` clauses, which both engines
+accept; each backend supplies its connection, its schema and its keyword index.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import math
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Protocol
 
 from rag.documents import Article, Chunk
 from rag.text import keyword_terms
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    source TEXT PRIMARY KEY,
-    content_hash TEXT NOT NULL,
-    title TEXT NOT NULL,
-    outlet TEXT, url TEXT, published TEXT,
-    body TEXT NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL REFERENCES articles(source) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    title, text, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS signatures (
-    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
-    minhash BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS copies (
-    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
-    grp TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS copies_by_group ON copies(grp);
-"""
-
 COPIES_FRESH_KEY = "copies_fresh"
 """Meta key present while the copy groups match the articles; any article write removes it."""
-_ADDED_COLUMNS = {"encoding": "ALTER TABLE articles ADD COLUMN encoding TEXT"}
-"""Columns added after the first release, for records files made before them."""
-
 
 COMMON_FRACTION = 0.05
 """A word in more than this share of the chunks is too common to help a keyword search."""
 COMMON_MIN_CHUNKS = 200
 MIN_QUERY_TERMS = 2
 
+BM25_K1 = 1.2
+BM25_B = 0.75
+TITLE_WEIGHT = 0.5
+"""A title word counts half a body word: every chunk of an article repeats its title."""
 
-def _quoted(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+
+def bm25_idf(matching: int, total: int) -> float:
+    """BM25's inverse document frequency, floored just above zero for very common terms."""
+    idf = math.log((total - matching + 0.5) / (matching + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Db(Protocol):
+    """A connection that takes `?` placeholders: sqlite3's own, or the PostgreSQL adapter."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -95,55 +82,75 @@ class ArticleSummary:
     encoding: str | None = None
 
 
-class Records:
-    """SQLite-backed record manager and keyword index; one connection per thread."""
+class Records(ABC):
+    """Record manager and keyword index; one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self) -> None:
         self._local = threading.local()
-        # Document frequency of query words, valid until the index changes (see _selective_terms).
+        # Document frequency of query words, valid until the index changes (see document_frequencies).
         self._df_lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
-        self._df_generation: tuple[int, int] = (-1, -1)
+        self._df_version: object = None
         self._df_total = 0
-        self._writes = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # executescript manages its own transaction; every statement is idempotent.
-        db = self._connect()
-        db.executescript(_SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
-        for column, statement in _ADDED_COLUMNS.items():
-            if column not in columns:
-                db.execute(statement)
 
-    def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
+    # --- what a backend provides ----------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one IMMEDIATE transaction: all of it commits or none of it."""
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        self._writes += 1  # data_version only sees other connections' commits
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the records live, for messages and `rag status`."""
 
+    @abstractmethod
+    def _connect(self) -> Db:
+        """This thread's connection."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Db]:
+        """Run a block in one write transaction: all of it commits or none of it."""
+
+    @abstractmethod
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close this thread's connection."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Delete every record (for `rag ingest --rebuild`)."""
+
+    @abstractmethod
+    def ingest_lock(self) -> AbstractContextManager[None]:
+        """Hold the index's ingest lock; a second ingest stops at once with a clear message."""
+
+    @abstractmethod
+    def ingest_running(self) -> bool:
+        """True while some process (this one included) holds the ingest lock."""
+
+    @abstractmethod
+    def _index_version(self, db: Db) -> object:
+        """A value that changes whenever any process commits a change to the chunks."""
+
+    @abstractmethod
+    def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:
+        """Add an article's chunks and their keyword-index entries."""
+
+    @abstractmethod
+    def _delete_keyword_entries(self, db: Db, source: str) -> None:
+        """Remove an article's chunks from the keyword index (before its chunk rows go)."""
+
+    @abstractmethod
+    def _matching_chunks(self, db: Db, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each of `terms` (query words, stemmed by the keyword index)."""
+
+    @abstractmethod
+    def _ranked_chunk_ids(self, db: Db, terms: Sequence[str], limit: int) -> list[str]:
+        """Chunk ids holding any of `terms`, best BM25 score first."""
+
+    @abstractmethod
+    def keyword_index_drift(self) -> int:
+        """Count chunks missing from the keyword index plus keyword entries with no chunk."""
+
+    @abstractmethod
+    def rebuild_keyword_index(self) -> None:
+        """Rebuild the keyword index from the chunks and article bodies it is derived from."""
 
     # --- meta -------------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class Records:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            _put_meta(db, key, value)
 
     # --- what is indexed --------------------------------------------------------------------
 
@@ -165,12 +172,12 @@ class Records:
         db = self._connect()
         ids: list[str] = []
         for source in sources:
-            ids.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
+            ids.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ? ORDER BY idx", (source,)))
         return ids
 
     def has_articles(self) -> bool:
         """Cheap on any index size (asked before every answer), unlike counting."""
-        return self._connect().execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0] == 1
+        return bool(self._connect().execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0])
 
     def counts(self) -> tuple[int, int]:
         """Return (articles, chunks)."""
@@ -203,7 +210,7 @@ class Records:
     def mark_pending(self, ids: Sequence[str]) -> None:
         """Journal chunk ids about to be written to, or removed from, the vector store."""
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in ids))
+            _journal(db, ids)
 
     def pending_ids(self) -> list[str]:
         return [r[0] for r in self._connect().execute("SELECT id FROM pending")]
@@ -248,16 +255,8 @@ class Records:
                         "INSERT INTO signatures(source, minhash) VALUES (?, ?)",
                         (article.source, signatures[article.source]),
                     )
-                for chunk in chunks:
-                    cur = db.execute(
-                        "INSERT INTO chunks(id, source, idx, start, end) VALUES (?, ?, ?, ?, ?)",
-                        (chunk.id, chunk.source, chunk.index, chunk.start, chunk.end),
-                    )
-                    db.execute(
-                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)",
-                        (cur.lastrowid, article.title, chunk.text),
-                    )
-            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in removed_ids))
+                self._insert_chunks(db, article, chunks)
+            _journal(db, removed_ids)
 
     def remove_articles(self, sources: Sequence[str]) -> list[str]:
         """Remove articles and their chunks; return the removed chunk ids, journalled as pending."""
@@ -267,8 +266,18 @@ class Records:
             for source in sources:
                 removed.extend(r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,)))
                 self._delete_article(db, source)
-            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", ((i,) for i in removed))
+            _journal(db, removed)
         return removed
+
+    def _delete_article(self, db: Db, source: str) -> None:
+        self._delete_keyword_entries(db, source)
+        db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        db.execute("DELETE FROM articles WHERE source = ?", (source,))
+
+    def forget_articles(self, sources: Iterable[str]) -> None:
+        """Mark articles as not indexed, so that the next ingest re-embeds them from their files."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET content_hash = '' WHERE source = ?", ((s,) for s in sources))
 
     # --- near-duplicate copies ----------------------------------------------------------------
 
@@ -283,10 +292,11 @@ class Records:
 
     def add_signatures(self, signatures: Mapping[str, bytes]) -> None:
         with self.transaction() as db:
+            existing = {r[0] for r in db.execute("SELECT source FROM articles")}
             db.executemany(
-                "INSERT OR REPLACE INTO signatures(source, minhash) SELECT ?, ? WHERE EXISTS"
-                " (SELECT 1 FROM articles WHERE source = ?)",
-                ((s, m, s) for s, m in signatures.items()),
+                "INSERT INTO signatures(source, minhash) VALUES (?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET minhash = excluded.minhash",
+                ((s, m) for s, m in signatures.items() if s in existing),
             )
 
     def copies_fresh(self) -> bool:
@@ -295,12 +305,13 @@ class Records:
     def set_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
         """Replace every group of copies (each named by its first source) and mark them fresh."""
         with self.transaction() as db:
+            existing = {r[0] for r in db.execute("SELECT source FROM articles")}
             db.execute("DELETE FROM copies")
             db.executemany(
-                "INSERT INTO copies(source, grp) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM articles WHERE source = ?)",
-                ((source, group[0], source) for group in groups for source in group),
+                "INSERT INTO copies(source, grp) VALUES (?, ?)",
+                ((source, group[0]) for group in groups for source in group if source in existing),
             )
-            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (COPIES_FRESH_KEY,))
+            _put_meta(db, COPIES_FRESH_KEY, "1")
 
     def copy_groups(self) -> list[list[str]]:
         groups: dict[str, list[str]] = {}
@@ -326,12 +337,6 @@ class Records:
         )
         return [r[0] for r in rows]
 
-    @staticmethod
-    def _delete_article(db: sqlite3.Connection, source: str) -> None:
-        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = ?)", (source,))
-        db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-        db.execute("DELETE FROM articles WHERE source = ?", (source,))
-
     # --- reads for retrieval ------------------------------------------------------------------
 
     def keyword_search(self, query: str, limit: int) -> list[str]:
@@ -341,30 +346,30 @@ class Records:
         BM25 gives them almost no weight, yet scoring every chunk they match is what makes a
         keyword search slow on a large index.
         """
-        terms = self._selective_terms(list(dict.fromkeys(keyword_terms(query))))
+        terms = self._selective_terms(self._query_terms(query))
         if not terms:
             return []
-        match = " OR ".join(_quoted(t) for t in terms)
-        rows = self._connect().execute(
-            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
-            " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.5, 1.0) LIMIT ?",
-            (match, limit),
-        )
-        return [r[0] for r in rows]
+        return self._ranked_chunk_ids(self._connect(), terms, limit)
+
+    def _query_terms(self, query: str) -> list[str]:
+        """The query's content words, as the backend's keyword index matches them."""
+        return list(dict.fromkeys(keyword_terms(query)))
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many chunks hold each term (stemmed as the keyword index stems), and how many chunks there are."""
+        """How many chunks hold each term (stemmed as the keyword index stems), and how many chunks there are.
+
+        Cached per process until any process commits a change to the chunks.
+        """
         db = self._connect()
         with self._df_lock:
-            generation = db.execute("PRAGMA data_version").fetchone()[0], self._writes
-            if generation != self._df_generation:
+            version = self._index_version(db)
+            if version != self._df_version:
                 self._df_cache.clear()
-                self._df_generation = generation
+                self._df_version = version
                 self._df_total = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-            for term in terms:
-                if term not in self._df_cache:
-                    row = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (_quoted(term),))
-                    self._df_cache[term] = int(row.fetchone()[0])
+            missing = [t for t in dict.fromkeys(terms) if t not in self._df_cache]
+            if missing:
+                self._df_cache.update(self._matching_chunks(db, missing))
             return {t: self._df_cache[t] for t in terms}, self._df_total
 
     def _selective_terms(self, terms: list[str]) -> list[str]:
@@ -382,7 +387,7 @@ class Records:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._connect().execute(
-            "SELECT c.id, c.source, a.title, c.start, c.end, substr(a.body, c.start + 1, c.end - c.start),"
+            'SELECT c.id, c.source, a.title, c.start, c."end", substr(a.body, c.start + 1, c."end" - c.start),'
             " a.outlet, a.url, a.published FROM chunks c JOIN articles a ON a.source = c.source"
             f" WHERE c.id IN ({marks})",
             list(ids),
@@ -391,26 +396,6 @@ class Records:
 
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self._connect().execute("SELECT id FROM chunks")}
-
-    def keyword_index_drift(self) -> int:
-        """Count chunks missing from the keyword index plus keyword rows with no chunk."""
-        db = self._connect()
-        missing = db.execute(
-            "SELECT COUNT(*) FROM chunks WHERE rowid NOT IN (SELECT rowid FROM chunks_fts)"
-        ).fetchone()[0]
-        extra = db.execute("SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN (SELECT rowid FROM chunks)").fetchone()[
-            0
-        ]
-        return int(missing) + int(extra)
-
-    def rebuild_keyword_index(self) -> None:
-        """Rebuild the keyword index from the chunks and article bodies it is derived from."""
-        with self.transaction() as db:
-            db.execute("DELETE FROM chunks_fts")
-            db.execute(
-                "INSERT INTO chunks_fts(rowid, title, text) SELECT c.rowid, a.title,"
-                " substr(a.body, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.source = c.source"
-            )
 
     def sources_of(self, chunk_ids: Iterable[str]) -> set[str]:
         db = self._connect()
@@ -421,7 +406,13 @@ class Records:
                 sources.add(row[0])
         return sources
 
-    def forget_articles(self, sources: Iterable[str]) -> None:
-        """Mark articles as not indexed, so that the next ingest re-embeds them from their files."""
-        with self.transaction() as db:
-            db.executemany("UPDATE articles SET content_hash = '' WHERE source = ?", ((s,) for s in sources))
+
+def _put_meta(db: Db, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def _journal(db: Db, ids: Iterable[str]) -> None:
+    db.executemany("INSERT INTO pending(id) VALUES (?) ON CONFLICT (id) DO NOTHING", ((i,) for i in ids))

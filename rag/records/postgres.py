@@ -1,0 +1,300 @@
+"""The shared backend: records and the keyword index in PostgreSQL (RAG_DATABASE_URL).
+
+Several chat servers and an ingest worker on different machines can then share one index. The
+keyword index is a `tsvector` column per chunk with a GIN index, which finds the chunks holding
+any query term; BM25 then ranks them in SQL from each chunk's term frequencies, kept beside the
+tsvector as JSON (a title term counts half, as in the SQLite backend; reading them from the
+tsvector's positions was 4x slower). The terms are those of the
+SQLite backend's FTS5 tokenizer (see `rag.records.analyzer`), and the BM25 is FTS5's (k1 = 1.2,
+b = 0.75, the same IDF), so both backends rank alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from rag.documents import Article, Chunk
+from rag.errors import IngestLockedError, StoreUnavailableError
+from rag.records.analyzer import Analyzed, Analyzer
+from rag.records.base import BM25_B, BM25_K1, TITLE_WEIGHT, Cursor, Db, Records, bm25_idf
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    source TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    outlet TEXT, url TEXT, published TEXT,
+    body TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL DEFAULT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    encoding TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL REFERENCES articles(source) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    terms TSVECTOR,
+    freqs JSONB,
+    length INTEGER
+);
+-- Rows stay uncompressed up to a page: BM25 reads several frequencies of each matching row, and
+-- a compressed row would be decompressed for every one of them.
+ALTER TABLE chunks SET (toast_tuple_target = 8160);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING gin(terms);
+CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS signatures (
+    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
+    minhash BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copies (
+    source TEXT PRIMARY KEY REFERENCES articles(source) ON DELETE CASCADE,
+    grp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copies_by_group ON copies(grp);
+CREATE TABLE IF NOT EXISTS index_version (one INTEGER PRIMARY KEY CHECK (one = 1), n BIGINT NOT NULL);
+INSERT INTO index_version VALUES (1, 0) ON CONFLICT DO NOTHING;
+"""
+
+_TABLES = "meta, articles, chunks, pending, signatures, copies"
+
+# Advisory locks are per database; the schema in the key keeps separate indexes (schemas) apart.
+_INGEST_KEY = "hashtextextended(current_schema() || ':newsrag-ingest', 0)"
+_SCHEMA_KEY = "hashtextextended(current_schema() || ':newsrag-schema', 0)"
+
+
+
+def _ranked_sql(terms: int) -> str:
+    """BM25 over the chunks the GIN index finds, one plain expression per query term (no subquery per row)."""
+    f = "coalesce((c.freqs ->> %s)::float8, 0)"
+    score = " + ".join(f"%s * {f} * {BM25_K1 + 1} / ({f} + c.k)" for _ in range(terms))
+    return (
+        f"SELECT c.id FROM (SELECT id, rowid, freqs, {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length / %s) AS k"
+        " FROM chunks WHERE terms @@ %s::tsquery) c"
+        f" ORDER BY {score} DESC, c.rowid LIMIT %s"
+    )
+
+
+def _lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsvector(analyzed: Analyzed) -> str:
+    """The tsvector literal of a chunk's terms (no positions: matching needs only the terms)."""
+    return " ".join(sorted(_lexeme(t) for t in analyzed.title_positions.keys() | analyzed.text_positions.keys()))
+
+
+def _frequencies(analyzed: Analyzed) -> str:
+    """BM25's term frequencies of a chunk, as JSON: a title occurrence counts TITLE_WEIGHT."""
+    freqs: dict[str, float] = {}
+    for term, positions in analyzed.title_positions.items():
+        freqs[term] = TITLE_WEIGHT * len(positions)
+    for term, positions in analyzed.text_positions.items():
+        freqs[term] = freqs.get(term, 0.0) + len(positions)
+    return json.dumps(freqs, ensure_ascii=False, sort_keys=True)
+
+
+class _Connection:
+    """A psycopg connection that takes the `?` placeholders of the shared SQL."""
+
+    def __init__(self, conn: psycopg.Connection[Any], where: str) -> None:
+        self.conn = conn
+        self.where = where
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
+        with self._reachable():
+            return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> None:
+        rows = list(params)
+        if rows:
+            with self._reachable(), self.conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+
+    def raw(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run SQL with psycopg's own `%s` placeholders."""
+        with self._reachable():
+            return self.conn.execute(sql, params)
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            raise _unavailable(self.where, exc) from None
+
+
+def _unavailable(where: str, exc: Exception) -> StoreUnavailableError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return StoreUnavailableError(f"cannot reach {where} ({first}); start it or unset RAG_DATABASE_URL")
+
+
+class PostgresRecords(Records):
+    """Records in a PostgreSQL database (or the schema its URL's search_path names)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        try:
+            info = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            raise StoreUnavailableError(
+                "RAG_DATABASE_URL is not a PostgreSQL URL; set it like postgresql://user@host:5432/dbname"
+            ) from None
+        # The password never appears in messages.
+        self._where = f"PostgreSQL at {info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+        self.analyzer = Analyzer()
+        self._stats: tuple[object, float] = (None, 1.0)
+        with self.transaction() as db:
+            db.raw(f"SELECT pg_advisory_xact_lock({_SCHEMA_KEY})")  # two processes starting at once
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.raw(statement)
+
+    @property
+    def location(self) -> str:
+        return self._where
+
+    def _open(self) -> _Connection:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise _unavailable(self._where, exc) from None
+        return _Connection(conn, self._where)
+
+    def _pg(self) -> _Connection:
+        db: _Connection | None = getattr(self._local, "db", None)
+        if db is not None and db.conn.closed:  # the server went away; reconnect once it is back
+            db = None
+        if db is None:
+            db = self._open()
+            self._local.db = db
+        return db
+
+    def _connect(self) -> Db:
+        return self._pg()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Connection]:
+        db = self._pg()
+        try:
+            with db.conn.transaction():
+                yield db
+                # Tells every process's caches (document frequencies) that the index changed.
+                db.raw("UPDATE index_version SET n = n + 1")
+        except psycopg.OperationalError as exc:
+            raise _unavailable(self._where, exc) from None
+
+    def close(self) -> None:
+        db: _Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def reset(self) -> None:
+        with self.transaction() as db:
+            db.raw(f"TRUNCATE {_TABLES} RESTART IDENTITY")
+
+    @contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        # A session-level advisory lock on a connection of its own: released when it closes,
+        # so an ingest killed at any point never leaves the lock held.
+        db = self._open()
+        try:
+            if not db.raw(f"SELECT pg_try_advisory_lock({_INGEST_KEY})").fetchone()[0]:
+                raise IngestLockedError(f"another ingest is running on {self._where}; wait for it to finish")
+            yield
+        finally:
+            db.conn.close()
+
+    def ingest_running(self) -> bool:
+        db = self._pg()
+        if db.raw(f"SELECT pg_try_advisory_lock_shared({_INGEST_KEY})").fetchone()[0]:
+            db.raw(f"SELECT pg_advisory_unlock_shared({_INGEST_KEY})")
+            return False
+        return True
+
+    # --- keyword index: tsvector + GIN, ranked by BM25 ----------------------------------------------
+
+    def _index_version(self, db: Db) -> object:
+        return db.execute("SELECT n FROM index_version").fetchone()[0]
+
+    def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:
+        analyzed = self.analyzer.analyze([(article.title, chunk.text) for chunk in chunks])
+        db.executemany(
+            'INSERT INTO chunks(id, source, idx, start, "end", terms, freqs, length)'
+            " VALUES (?, ?, ?, ?, ?, ?::tsvector, ?::jsonb, ?)",
+            (
+                (chunk.id, chunk.source, chunk.index, chunk.start, chunk.end, _tsvector(a), _frequencies(a), a.length)
+                for chunk, a in zip(chunks, analyzed, strict=True)
+            ),
+        )
+
+    def _delete_keyword_entries(self, db: Db, source: str) -> None:
+        """Nothing to do: a chunk's terms live in its own row."""
+
+    def _tsquery(self, words: Iterable[str]) -> tuple[list[str], str]:
+        """The index terms of query words (one per word, or none) and the tsquery matching any."""
+        terms = []
+        for word in words:
+            found = self.analyzer.terms(word)
+            terms.append(found[0] if len(found) == 1 else "")  # a word of several tokens is left out
+        return terms, " | ".join(_lexeme(t) for t in dict.fromkeys(terms) if t)
+
+    def _matching_chunks(self, db: Db, terms: Sequence[str]) -> dict[str, int]:
+        """One scan of the GIN index for all the terms, counted apart."""
+        stems, any_term = self._tsquery(terms)
+        if not any_term:
+            return dict.fromkeys(terms, 0)
+        counts = ", ".join("count(*) FILTER (WHERE terms @@ ?::tsquery)" for _ in terms)
+        row = db.execute(
+            f"SELECT {counts} FROM chunks WHERE terms @@ ?::tsquery",
+            [_lexeme(s) if s else "''" for s in stems] + [any_term],
+        ).fetchone()
+        return {t: int(n) if s else 0 for t, s, n in zip(terms, stems, row, strict=True)}
+
+    def _ranked_chunk_ids(self, db: Db, terms: Sequence[str], limit: int) -> list[str]:
+        df, total = self.document_frequencies(terms)
+        stems, query = self._tsquery(terms)
+        if not query:
+            return []
+        pg = self._pg()
+        params: list[Any] = [self._average_length(pg), query]
+        for term, stem in zip(terms, stems, strict=True):
+            params += [bm25_idf(df[term], total), stem, stem]
+        rows = pg.raw(_ranked_sql(len(terms)), (*params, limit))
+        return [r[0] for r in rows]
+
+    def _average_length(self, db: _Connection) -> float:
+        version = self._index_version(db)
+        if self._stats[0] != version:
+            avg = db.raw("SELECT avg(length) FROM chunks").fetchone()[0]
+            self._stats = (version, float(avg or 1.0))
+        return self._stats[1]
+
+    def keyword_index_drift(self) -> int:
+        return int(
+            self._connect().execute("SELECT COUNT(*) FROM chunks WHERE terms IS NULL OR freqs IS NULL").fetchone()[0]
+        )
+
+    def rebuild_keyword_index(self) -> None:
+        with self.transaction() as db:
+            rows = db.raw(
+                'SELECT c.rowid, a.title, substr(a.body, c.start + 1, c."end" - c.start)'
+                " FROM chunks c JOIN articles a ON a.source = c.source"
+            ).fetchall()
+            analyzed = self.analyzer.analyze([(title, text) for _, title, text in rows])
+            db.executemany(
+                "UPDATE chunks SET terms = ?::tsvector, freqs = ?::jsonb, length = ? WHERE rowid = ?",
+                ((_tsvector(a), _frequencies(a), a.length, row[0]) for row, a in zip(rows, analyzed, strict=True)),
+            )
