@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from rag.config import Settings
-from tests.conftest import REPO, SEED_ARTICLE, new_settings
-from tests.servers import free_port, wait_for_http
+from tests.chat_processes import ask, askers, chat_server, cites, rag_ingest
+from tests.conftest import SEED_ARTICLE, new_settings
 
 pytest.importorskip("gradio_client")
 
@@ -33,95 +28,6 @@ The tram operator, Marrowby Light Rail, said the rota was needed to run more tra
 """
 TRAM_V2 = TRAM_V1.replace("a single twelve-minute break", "a single eight-minute break")
 OTHER_QUESTIONS = ["Why did Krause resign?", "Who is Melanie Krause?", "What penalties apply to improper disclosure?"]
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "RAG_CORPUS_DIR": str(settings.corpus_dir),
-        "RAG_DATA_DIR": str(settings.data_dir),
-        "RAG_COLLECTION": settings.collection,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-
-
-@contextmanager
-def chat_server(settings: Settings, *extra: str) -> Iterator[str]:
-    """`rag chat` in its own process on a free loopback port; yields its URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag", "chat", "--port", str(port), *extra],
-        env=env_for(settings),
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, proc, "rag chat")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        assert b"Traceback" not in err, err.decode(errors="replace")[-3000:]
-
-
-@contextmanager
-def askers(url: str, count: int = 5) -> Iterator[dict[str, list]]:
-    """`count` clients asking through /ask until the block ends; collects answers and errors."""
-    from gradio_client import Client
-
-    outcome: dict[str, list] = {"answers": [], "errors": []}
-    stop = threading.Event()
-
-    def loop(n: int) -> None:
-        client = Client(url, verbose=False)
-        i = n
-        while not stop.is_set():
-            question = (OTHER_QUESTIONS + [TRAM_QUESTION])[i % 4]
-            i += 1
-            try:
-                outcome["answers"].append(client.predict(question, api_name="/ask"))
-            except Exception as exc:  # every failure is a finding: counted and shown below
-                outcome["errors"].append(f"{question}: {type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=loop, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    try:
-        yield outcome
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=120)
-
-
-def ask(url: str, question: str) -> dict:
-    from gradio_client import Client
-
-    return Client(url, verbose=False).predict(question, api_name="/ask")
-
-
-def cites(result: dict, source: str) -> bool:
-    return any(c["source"] == source for c in result["citations"])
-
-
-def rag_ingest(settings: Settings) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "rag", "ingest"],
-        env=env_for(settings),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
