@@ -16,6 +16,8 @@ STEPS = [
     ["bench.load"],
     ["bench.load_api"],
     ["bench.answer_quality"],
+    # Needs the PostgreSQL and Chroma servers: eval "$(scripts/services.sh start)" first.
+    ["bench.scale_out"],
     ["bench.report"],
 ]
 

@@ -127,6 +127,31 @@ def bar_rows() -> list[tuple[str, str, str, bool | None]]:
                 f"{run['errors']} errors, {run['throughput_rps']} answers/s, p95 {run['p95_ms']} ms",
                 run["errors"] == 0,
             )
+    scale = load("scale_out")
+    if scale:
+        sqlite, postgres = scale["backends"]["sqlite"], scale["backends"]["postgres"]
+        add(
+            "retrieval p50, PostgreSQL records / SQLite records (BBC archive, same Chroma)",
+            "<= 1.5",
+            f"{scale['postgres_vs_sqlite_retrieval_p50']} ({postgres['retrieval']['p50_ms']} / "
+            f"{sqlite['retrieval']['p50_ms']} ms)",
+            scale["postgres_vs_sqlite_retrieval_p50"] <= 1.5,
+        )
+        add(
+            "`rag eval` on the BBC dev set, PostgreSQL vs SQLite records",
+            "identical",
+            "identical" if scale["same_eval_figures"] else "different",
+            scale["same_eval_figures"],
+        )
+        runs = scale["load"]
+        add(
+            "load: 20 clients x 25 questions split across two chat servers (Chroma server + PostgreSQL)",
+            "0 errors",
+            f"{runs['2_servers']['errors']} errors, {runs['2_servers']['throughput_rps']} answers/s vs "
+            f"{runs['1_servers']['throughput_rps']} with one server ({scale['two_vs_one_server_throughput']}x "
+            f"on {scale['cpus']} cores)",
+            runs["2_servers"]["errors"] == 0 and runs["1_servers"]["errors"] == 0,
+        )
     return rows
 
 
@@ -279,7 +304,17 @@ def main() -> None:
     ]
     lines += ["", "Each row comes from the latest run of its benchmark, recorded: " + ", ".join(recorded) + "."]
     lines += quality_lines()
-    for extra in ("load", "load-api", "rss-100000", "cold", "query", "ingest-1000", "ingest-archive", "quality"):
+    for extra in (
+        "scale_out",
+        "load",
+        "load-api",
+        "rss-100000",
+        "cold",
+        "query",
+        "ingest-1000",
+        "ingest-archive",
+        "quality",
+    ):
         data = load(extra)
         if data:
             lines += ["", f"## {extra}", "", "```json", json.dumps(data, indent=2), "```"]

@@ -111,5 +111,3 @@ def rag_ingest(settings: Settings) -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
-
-

@@ -7,6 +7,7 @@ terms (see `rag.records.analyzer`), so an index answers the same on either.
 from __future__ import annotations
 
 from rag.config import Settings
+from rag.errors import ConfigError
 from rag.records.base import ArticleSummary, ChunkRecord, Records
 
 RECORDS_FILE = "records.sqlite3"
@@ -17,7 +18,10 @@ __all__ = ["RECORDS_FILE", "ArticleSummary", "ChunkRecord", "Records", "open_rec
 def open_records(settings: Settings) -> Records:
     """The records of these settings: PostgreSQL when RAG_DATABASE_URL is set, else a SQLite file in the data dir."""
     if settings.database_url:
-        from rag.records.postgres import PostgresRecords
+        try:
+            from rag.records.postgres import PostgresRecords
+        except ImportError:
+            raise ConfigError("RAG_DATABASE_URL needs the psycopg package: pip install 'newsrag[postgres]'") from None
 
         return PostgresRecords(settings.database_url)
     from rag.records.sqlite import SqliteRecords

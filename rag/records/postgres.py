@@ -73,7 +73,6 @@ _INGEST_KEY = "hashtextextended(current_schema() || ':newsrag-ingest', 0)"
 _SCHEMA_KEY = "hashtextextended(current_schema() || ':newsrag-schema', 0)"
 
 
-
 def _ranked_sql(terms: int) -> str:
     """BM25 over the chunks the GIN index finds, one plain expression per query term (no subquery per row)."""
     f = "coalesce((c.freqs ->> %s)::float8, 0)"

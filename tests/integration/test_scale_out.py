@@ -59,9 +59,7 @@ def shared_index(tmp_path: Path) -> Iterator[Settings]:
 
 def chat_settings(index: Settings, root: Path) -> Settings:
     """A chat server's settings: the shared index, and an empty corpus and data dir of its own."""
-    return new_settings(
-        root, database_url=index.database_url, chroma_url=index.chroma_url, collection=index.collection
-    )
+    return new_settings(root, database_url=index.database_url, chroma_url=index.chroma_url, collection=index.collection)
 
 
 def test_two_chat_servers_answer_during_an_ingest_and_see_it_at_once(
