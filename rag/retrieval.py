@@ -1,7 +1,8 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 (SQLite FTS5) fused with RRF, then MMR."""
+"""Hybrid retrieval: dense (Chroma) and BM25 (the records' keyword index) fused with RRF, then MMR."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,9 @@ RRF_K = 60
 MMR_LAMBDA = 0.7
 """Weight of relevance against novelty when picking passages."""
 CANDIDATES_PER_SIDE = 24
+
+_keyword_searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword-search")
+"""The keyword search waits on its database while Chroma searches the vectors: both run at once."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,9 @@ class Passage:
 def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list[Passage]:
     """Return up to `k` diverse passages relevant to the query, most relevant first."""
     fetch = max(CANDIDATES_PER_SIDE, 4 * k)
+    keyword = _keyword_searches.submit(store.records.keyword_search, query, fetch)
     dense = store.dense_search(query_vector, fetch)
-    keyword_ids = store.records.keyword_search(query, fetch)
+    keyword_ids = keyword.result()
     fused = _reciprocal_rank_fusion([[i for i, _ in dense], keyword_ids])
     vectors = dict(dense)
     vectors.update(store.vectors_of([i for i in fused if i not in vectors]))

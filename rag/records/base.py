@@ -124,9 +124,9 @@ class Records(ABC):
     def ingest_running(self) -> bool:
         """True while some process (this one included) holds the ingest lock."""
 
-    @abstractmethod
-    def _index_version(self, db: Db) -> object:
-        """A value that changes whenever any process commits a change to the chunks."""
+    def _index_version(self, db: Db) -> int:
+        """A number that every write transaction, in any process, bumps."""
+        return int(db.execute("SELECT n FROM index_version").fetchone()[0])
 
     @abstractmethod
     def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:

@@ -225,9 +225,6 @@ class PostgresRecords(Records):
 
     # --- keyword index: tsvector + GIN, ranked by BM25 ----------------------------------------------
 
-    def _index_version(self, db: Db) -> object:
-        return db.execute("SELECT n FROM index_version").fetchone()[0]
-
     def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:
         analyzed = self.analyzer.analyze([(article.title, chunk.text) for chunk in chunks])
         db.executemany(

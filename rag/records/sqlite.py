@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS copies (
     grp TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS copies_by_group ON copies(grp);
+CREATE TABLE IF NOT EXISTS index_version (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO index_version VALUES (1, 0);
 """
 
 _ADDED_COLUMNS = {"encoding": "ALTER TABLE articles ADD COLUMN encoding TEXT"}
@@ -59,7 +61,6 @@ class SqliteRecords(Records):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
-        self._writes = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript manages its own transaction; every statement is idempotent.
         db = self._sqlite()
@@ -93,11 +94,12 @@ class SqliteRecords(Records):
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            # Tells every connection's caches (document frequencies), in any process, that the index changed.
+            db.execute("UPDATE index_version SET n = n + 1")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        self._writes += 1  # data_version only sees other connections' commits
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -106,10 +108,11 @@ class SqliteRecords(Records):
             self._local.db = None
 
     def reset(self) -> None:
-        self.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
-        self.__init__(self.path)  # type: ignore[misc]
+        # Rows are deleted rather than the file: other processes' open connections (a chat server)
+        # then see the rebuilt index instead of keeping a deleted file open.
+        with self.transaction() as db:
+            for table in ("chunks_fts", "copies", "signatures", "pending", "chunks", "articles", "meta"):
+                db.execute(f"DELETE FROM {table}")
 
     def ingest_lock(self) -> AbstractContextManager[None]:
         return ingest_lock(self.path.parent)
@@ -118,9 +121,6 @@ class SqliteRecords(Records):
         return ingest_running(self.path.parent)
 
     # --- keyword index: FTS5 ----------------------------------------------------------------------
-
-    def _index_version(self, db: Db) -> object:
-        return db.execute("PRAGMA data_version").fetchone()[0], self._writes
 
     def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:

@@ -38,3 +38,21 @@ def test_common_words_are_left_out_of_the_keyword_query(settings: Settings) -> N
     assert records._df_cache["zebra"] == 1
     records.close()
     other.close()
+
+
+def test_a_reset_is_seen_by_every_open_connection(settings: Settings) -> None:
+    """`rag ingest --rebuild` in one process empties the index another process has open."""
+    chat = open_records(settings)
+    body = "A zebra and a heron appeared at the ferry terminal."
+    article = Article("a.md", "Zebra", body)
+    chat.replace_articles(
+        [(article, [Chunk(chunk_id("a.md", article.content_hash, 0), "a.md", 0, 0, len(body), body)])], []
+    )
+    assert chat.keyword_search("zebra heron", 5) and chat.counts() == (1, 1)
+    rebuild = open_records(settings)
+    rebuild.reset()
+    assert chat.counts() == (0, 0)
+    assert chat.keyword_search("zebra heron", 5) == []
+    assert not chat.has_articles()
+    chat.close()
+    rebuild.close()
