@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +30,8 @@ class Embedder:
     def __init__(self) -> None:
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        self._counter: Any = None
+        self._counter_lock = threading.Lock()
         self.texts_embedded = 0
         """How many texts this process has embedded; tests use it to prove re-ingest embeds nothing."""
 
@@ -49,8 +52,16 @@ class Embedder:
         return int(self.model.max_seq_length or 256)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Count model tokens of each text, special tokens included."""
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        """Count model tokens of each text, special tokens included.
+
+        Counting uses a copy of the tokenizer: asking the model's own one for untruncated tokens
+        would switch off its truncation for an embedding running meanwhile in another thread (the
+        chat answering while `--watch` re-indexes), which then fails on uneven lengths.
+        """
+        with self._counter_lock:
+            if self._counter is None:
+                self._counter = copy.deepcopy(self.model.tokenizer)
+            encoded = self._counter(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

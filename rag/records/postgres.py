@@ -212,7 +212,12 @@ class PostgresRecords(Records):
         try:
             if not db.raw(f"SELECT pg_try_advisory_lock({_INGEST_KEY})").fetchone()[0]:
                 raise IngestLockedError(f"another ingest is running on {self._where}; wait for it to finish")
-            yield
+            try:
+                yield
+            finally:
+                # Unlocked before closing: the server ends a closed session a moment later, and an
+                # ingest started right after this one would find the lock still held until then.
+                db.raw(f"SELECT pg_advisory_unlock({_INGEST_KEY})")
         finally:
             db.conn.close()
 
