@@ -10,6 +10,8 @@ import numpy as np
 from rag.answering.questions import AnswerType, Question, offers_answer, read_question
 from rag.answering.selection import (
     FEATURES,
+    PRONOUN_START,
+    SENTENCE_ENDINGS,
     BodyLookup,
     Candidate,
     SelectorModel,
@@ -30,6 +32,8 @@ EMBEDDED = 12
 """Sentences embedded per question: the ones the model ranks best before their own similarity is known."""
 MAX_SENTENCES = 3
 """Sentences quoted: the three most probable distinct ones hold the answer far more often than the first."""
+MAX_WITH_CONTEXT = 4
+"""Quotes in all, with the sentence a quote refers back to ("He choked...", then "They had...")."""
 DUPLICATE_SIMILARITY = 0.9
 _CONTINUATIONS = frozenset(
     "although though but however yet still instead meanwhile this that these it he she they his her their".split()
@@ -149,7 +153,7 @@ def has_typed_candidate(scored: Scored) -> bool:
 
 
 def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:
-    """Quote the 1-3 most probable sentences, with `[n]` markers and citations."""
+    """Quote the 1-3 most probable sentences (and the context of a pronoun), with `[n]` markers and citations."""
     if not scored.candidates:
         return Extract("", [], scored)
     probabilities, vectors, sentences = scored.probabilities, scored.vectors, scored.candidates
@@ -165,6 +169,11 @@ def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder,
     follower = _continuation(sentences[chosen[0]], body_of)
     if follower is not None and len(picked) < MAX_SENTENCES and all(s.start != follower.start for s, _ in picked):
         picked.append((follower, float(embedder.embed_one(follower.text) @ query_vector)))
+    for s, _ in list(picked):
+        before = _antecedent(s, body_of)
+        if before is not None and len(picked) < MAX_WITH_CONTEXT and all(p.start != before.start for p, _ in picked):
+            picked.append((before, float(embedder.embed_one(before.text) @ query_vector)))
+            break  # one is enough to make the answer readable; more would make it long
     # Read in order: passage rank first, then position in the article.
     picked.sort(key=lambda item: (item[0].rank, item[0].start))
     parts, citations = [], []
@@ -172,6 +181,25 @@ def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder,
         parts.append(f"{s.text} [{number}]")
         citations.append(Citation(number, s.source, s.title, s.text, s.start, s.end, score))
     return Extract(" ".join(parts), citations, scored)
+
+
+def _antecedent(quote: Candidate, body_of: BodyLookup) -> Candidate | None:
+    """The sentence right before `quote` in its article, when `quote` opens with a pronoun that
+    refers back to it ("They had good possession and he kicked the ball away")."""
+    if not PRONOUN_START.match(quote.text):
+        return None
+    body = body_of(quote.source)
+    if body is None:
+        return None
+    window = max(0, quote.start - _LOOKAHEAD_CHARS)
+    spans = sentence_spans(body, window, quote.start)
+    if not spans or (window > 0 and len(spans) < 2):  # the window may open mid-sentence
+        return None
+    start, end = spans[-1]
+    text = body[start:end]
+    if not text.rstrip().endswith(SENTENCE_ENDINGS):
+        return None  # a headline or subheading, not what the pronoun stands for
+    return Candidate(quote.source, quote.title, start, end, text, quote.rank, quote.passage_score, quote.index - 1, "")
 
 
 def _continuation(best: Candidate, body_of: BodyLookup) -> Candidate | None:

@@ -51,10 +51,14 @@ DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
 _QUOTE = re.compile(r"[\"“”]")
 _NUMBER = re.compile(r"\d[\d,.]*\d%?|\d%")
 """Figures worth matching: more than one digit, or a percentage ("3.8%", "2004", "155,465")."""
-_PRONOUN_START = re.compile(r"^[\"“‘']?(?:he|she|they|it|his|her|their|its|this)\b", re.IGNORECASE)
+_MONTH = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
+)
+"""A month named in a question ("in May", "for December 2004") dates the fact it asks for."""
+PRONOUN_START = re.compile(r"^[\"“‘']?(?:he|she|they|it|his|her|their|its|this)\b", re.IGNORECASE)
 """A sentence that carries on about someone or something named just before ("He said...")."""
 
-_SENTENCE_ENDINGS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
+SENTENCE_ENDINGS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
 """A line that ends otherwise is a headline or subheading."""
 
 BodyLookup = Callable[[str], str | None]
@@ -99,7 +103,7 @@ def candidate_sentences(passages: Sequence[Passage], body_of: BodyLookup) -> lis
             seen.add((p.source, at))
             text = p.text[start:end]
             index = max(0, bisect.bisect_right(starts, at) - 1)
-            if text.strip() == p.title.strip() or not text.rstrip().endswith(_SENTENCE_ENDINGS):
+            if text.strip() == p.title.strip() or not text.rstrip().endswith(SENTENCE_ENDINGS):
                 continue  # a headline or subheading names a story; the answer is in a sentence of the body
             previous = body[spans[index - 1][0] : spans[index - 1][1]] if index > 0 else ""
             out.append(Candidate(p.source, p.title, at, p.start + end, text, rank, p.score, index, previous))
@@ -125,7 +129,7 @@ def sentence_features(
 
     kind = question.answer_type
     typed = kind is not AnswerType.OTHER
-    numbers = set(_NUMBER.findall(question.text))
+    numbers = set(_NUMBER.findall(question.text)) | set(_MONTH.findall(question.text))
     article_overlap = {s: overlap({stem(w) for w in keyword_terms(t)}) for s, t in article_texts.items()}
     rows = []
     for c in candidates:
@@ -147,7 +151,7 @@ def sentence_features(
                 1.0 if offers else 0.0,
                 1.0 if typed and not offers else 0.0,
                 sum(w not in question.terms for w in words) / len(words) if words else 0.0,
-                1.0 if _PRONOUN_START.match(c.text) else 0.0,
+                1.0 if PRONOUN_START.match(c.text) else 0.0,
                 1.0 / (1 + c.rank),
                 c.passage_score,
                 1.0 if c.index <= 1 else 0.0,

@@ -21,16 +21,18 @@ SENTENCES = [
 ]
 
 
-def features_of(question: str = QUESTION, idf: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+def features_of(
+    question: str = QUESTION, idf: dict[str, float] | None = None, sentences: list[tuple[str, int, int]] = SENTENCES
+) -> dict[str, np.ndarray]:
     q = read_question(question)
     candidates = []
-    for i, (text, rank, index) in enumerate(SENTENCES):
-        previous = SENTENCES[i - 1][0] if i and SENTENCES[i - 1][2] == index - 1 else ""
+    for i, (text, rank, index) in enumerate(sentences):
+        previous = sentences[i - 1][0] if i and sentences[i - 1][2] == index - 1 else ""
         start = 10 * i
         candidates.append(Candidate("a.md", "Acme buys ferry line", start, start + 5, text, rank, 0.6, index, previous))
     weights = idf or {w: 1.0 for w in q.raw_terms}
-    matrix = sentence_features(q, candidates, weights, {"a.md": " ".join(s[0] for s in SENTENCES)})
-    matrix = with_dense(matrix, np.array([0.5, 0.7, 0.1, 0.3]))
+    matrix = sentence_features(q, candidates, weights, {"a.md": " ".join(s[0] for s in sentences)})
+    matrix = with_dense(matrix, np.array([0.5, 0.7, 0.1, 0.3][: len(sentences)]))
     return {name: matrix[:, i] for i, name in enumerate(FEATURES)}
 
 
@@ -78,6 +80,18 @@ def test_answer_type_match_needs_a_sum_the_question_does_not_hold() -> None:
 def test_numbers_of_the_question_found_in_a_sentence() -> None:
     f = features_of("Did Acme pay £30m for the ferry line?")
     assert list(f["question_numbers"]) == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_a_month_of_the_question_counts_like_its_numbers() -> None:
+    sentences = [
+        ("Acme made the news in March over its fares.", 0, 1),
+        ("Acme hit the headlines in May after a fare rise.", 0, 2),
+        ("Acme may raise fares again in 2006.", 0, 3),
+    ]
+    f = features_of("What Acme story made the news in May?", sentences=sentences)
+    assert list(f["question_numbers"]) == [0.0, 1.0, 0.0]  # the month, not the verb "may"
+    f = features_of("What Acme story made the news in May 2006?", sentences=sentences)
+    assert list(f["question_numbers"]) == [0.0, 0.5, 0.5]
 
 
 def test_novelty_pronoun_position_lede_and_quotation() -> None:
