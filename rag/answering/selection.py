@@ -51,9 +51,7 @@ DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
 _QUOTE = re.compile(r"[\"“”]")
 _NUMBER = re.compile(r"\d[\d,.]*\d%?|\d%")
 """Figures worth matching: more than one digit, or a percentage ("3.8%", "2004", "155,465")."""
-_MONTH = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
-)
+_MONTH = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 """A month named in a question ("in May", "for December 2004") dates the fact it asks for."""
 PRONOUN_START = re.compile(r"^[\"“‘']?(?:he|she|they|it|his|her|their|its|this)\b", re.IGNORECASE)
 """A sentence that carries on about someone or something named just before ("He said...")."""

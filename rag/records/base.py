@@ -200,7 +200,9 @@ class Records(ABC):
     def article(self, source: str) -> Article | None:
         row = (
             self._connect()
-            .execute("SELECT source, title, body, outlet, url, published FROM articles WHERE source = ?", (source,))
+            .execute(
+                "SELECT source, title, body, outlet, url, published, encoding FROM articles WHERE source = ?", (source,)
+            )
             .fetchone()
         )
         return None if row is None else Article(*row)

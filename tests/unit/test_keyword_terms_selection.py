@@ -44,11 +44,12 @@ def test_a_reset_is_seen_by_every_open_connection(settings: Settings) -> None:
     """`rag ingest --rebuild` in one process empties the index another process has open."""
     chat = open_records(settings)
     body = "A zebra and a heron appeared at the ferry terminal."
-    article = Article("a.md", "Zebra", body)
+    article = Article("a.md", "Zebra", body, encoding="cp1252")
     chat.replace_articles(
         [(article, [Chunk(chunk_id("a.md", article.content_hash, 0), "a.md", 0, 0, len(body), body)])], []
     )
     assert chat.keyword_search("zebra heron", 5) and chat.counts() == (1, 1)
+    assert chat.article("a.md") == article  # every field, the encoding it was decoded from included
     rebuild = open_records(settings)
     rebuild.reset()
     assert chat.counts() == (0, 0)
