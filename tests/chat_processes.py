@@ -13,11 +13,22 @@ from rag.config import Settings
 from tests.conftest import REPO
 from tests.servers import free_port, wait_for_http
 
+TRAM_QUESTION = "Why did the Marrowby tram drivers go on strike?"
+TRAM = """---
+title: Marrowby tram drivers strike over new rota
+published: 2026-06-02
+---
+Tram drivers in Marrowby walked out on Tuesday over a new rota that cuts their rest breaks.
+
+The drivers' union said the rota would leave drivers with a single twelve-minute break in a nine-hour shift.
+The tram operator, Marrowby Light Rail, said the rota was needed to run more trams at weekends.
+"""
+"""An article none of the tests' corpora holds, added while chat servers are open."""
 ASKED = [
     "Why did Krause resign?",
     "Who is Melanie Krause?",
     "What penalties apply to improper disclosure?",
-    "Why did the Marrowby tram drivers go on strike?",
+    TRAM_QUESTION,
 ]
 
 

@@ -369,10 +369,14 @@ class Records(ABC):
                 self._df_cache.clear()
                 self._df_version = version
                 self._df_total = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+                self._on_index_change(db)
             missing = [t for t in dict.fromkeys(terms) if t not in self._df_cache]
             if missing:
                 self._df_cache.update(self._matching_chunks(db, missing))
             return {t: self._df_cache[t] for t in terms}, self._df_total
+
+    def _on_index_change(self, db: Db) -> None:  # noqa: B027 - an optional hook; SQLite caches nothing more
+        """Refresh other per-index statistics a backend caches beside the document frequencies."""
 
     def _selective_terms(self, terms: list[str]) -> list[str]:
         if len(terms) <= MIN_QUERY_TERMS:

@@ -153,7 +153,8 @@ class PostgresRecords(Records):
         # The password never appears in messages.
         self._where = f"PostgreSQL at {info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
         self.analyzer = Analyzer()
-        self._stats: tuple[object, float] = (None, 1.0)
+        self._average_length = 1.0
+        """Mean chunk length in tokens (BM25's avgdl), refreshed whenever the index changes."""
         with self.transaction() as db:
             db.raw(f"SELECT pg_advisory_xact_lock({_SCHEMA_KEY})")  # two processes starting at once
             for statement in _SCHEMA.split(";"):
@@ -270,18 +271,14 @@ class PostgresRecords(Records):
         if not query:
             return []
         pg = self._pg()
-        params: list[Any] = [self._average_length(pg), query]
+        params: list[Any] = [self._average_length, query]  # fresh: document_frequencies checked the version
         for term, stem in zip(terms, stems, strict=True):
             params += [bm25_idf(df[term], total), stem, stem]
         rows = pg.raw(_ranked_sql(len(terms)), (*params, limit))
         return [r[0] for r in rows]
 
-    def _average_length(self, db: _Connection) -> float:
-        version = self._index_version(db)
-        if self._stats[0] != version:
-            avg = db.raw("SELECT avg(length) FROM chunks").fetchone()[0]
-            self._stats = (version, float(avg or 1.0))
-        return self._stats[1]
+    def _on_index_change(self, db: Db) -> None:
+        self._average_length = float(db.execute("SELECT avg(length) FROM chunks").fetchone()[0] or 1.0)
 
     def keyword_index_drift(self) -> int:
         return int(

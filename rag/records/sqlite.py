@@ -10,7 +10,7 @@ from pathlib import Path
 from rag.documents import Article, Chunk
 from rag.locking import ingest_lock, ingest_running
 from rag.records.analyzer import FTS5_TOKENIZER
-from rag.records.base import BM25_K1, TITLE_WEIGHT, Db, Records
+from rag.records.base import TITLE_WEIGHT, Db, Records
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -144,7 +144,7 @@ class SqliteRecords(Records):
         return counts
 
     def _ranked_chunk_ids(self, db: Db, terms: Sequence[str], limit: int) -> list[str]:
-        assert BM25_K1 == 1.2  # FTS5's bm25() has k1 = 1.2 and b = 0.75 built in
+        # FTS5's bm25() has k1 = 1.2 and b = 0.75 built in: the BM25_K1 and BM25_B of the other backend.
         match = " OR ".join(_quoted(t) for t in terms)
         rows = db.execute(
             "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"

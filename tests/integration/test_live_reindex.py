@@ -11,21 +11,12 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from tests.chat_processes import ask, askers, chat_server, cites, rag_ingest
+from tests.chat_processes import TRAM, TRAM_QUESTION, ask, askers, chat_server, cites, rag_ingest
 from tests.conftest import SEED_ARTICLE, new_settings
 
 pytest.importorskip("gradio_client")
 
-TRAM_QUESTION = "Why did the Marrowby tram drivers go on strike?"
-TRAM_V1 = """---
-title: Marrowby tram drivers strike over new rota
-published: 2026-06-02
----
-Tram drivers in Marrowby walked out on Tuesday over a new rota that cuts their rest breaks.
-
-The drivers' union said the rota would leave drivers with a single twelve-minute break in a nine-hour shift.
-The tram operator, Marrowby Light Rail, said the rota was needed to run more trams at weekends.
-"""
+TRAM_V1 = TRAM
 TRAM_V2 = TRAM_V1.replace("a single twelve-minute break", "a single eight-minute break")
 OTHER_QUESTIONS = ["Why did Krause resign?", "Who is Melanie Krause?", "What penalties apply to improper disclosure?"]
 

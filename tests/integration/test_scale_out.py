@@ -18,22 +18,12 @@ import pytest
 
 from bench.synth import write_corpus
 from rag.config import Settings
-from tests.chat_processes import ask, askers, chat_server, cites, env_for, rag_ingest
+from tests.chat_processes import TRAM, TRAM_QUESTION, ask, askers, chat_server, cites, env_for, rag_ingest
 from tests.conftest import CHROMA_URL, REPO, SEED_ARTICLE, new_settings, postgres_schema, skip_or_fail
 from tests.servers import free_port
 
 pytest.importorskip("gradio_client")
 
-TRAM_QUESTION = "Why did the Marrowby tram drivers go on strike?"
-TRAM = """---
-title: Marrowby tram drivers strike over new rota
-published: 2026-06-02
----
-Tram drivers in Marrowby walked out on Tuesday over a new rota that cuts their rest breaks.
-
-The drivers' union said the rota would leave drivers with a single twelve-minute break in a nine-hour shift.
-The tram operator, Marrowby Light Rail, said the rota was needed to run more trams at weekends.
-"""
 ASKED = ["Why did Krause resign?", "Who is Melanie Krause?", TRAM_QUESTION]
 
 
