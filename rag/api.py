@@ -13,10 +13,10 @@ from rag.answering.citations import check_citations
 from rag.answering.extractive import (
     WHOLE_ARTICLES,
     extract_answer,
-    has_typed_candidate,
     passages_to_read,
     rerank_passages,
     score_sentences,
+    selection_answers,
 )
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
 from rag.answering.selection import SelectorModel, shipped_model
@@ -140,7 +140,7 @@ def answer_stream(
     scored = score_sentences(cleaned, asked, read, embedder, body_of, store.records.document_frequencies, selector)
     passages = rerank_passages(read, scored)[:k]
     shown = [_source_passage(p) for p in passages]
-    if scored.best < selector.threshold or not has_typed_candidate(scored):
+    if scored.best < selector.threshold or not selection_answers(scored):
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
 

@@ -75,8 +75,31 @@ def _is_content_word(word: str) -> bool:
     return word not in STOPWORDS
 
 
+_IRREGULAR_VERBS = """
+    arise arose arisen; be was were been; beat beat beaten; become became; begin began begun; bid bid;
+    blow blew blown; break broke broken; bring brought; build built; burn burnt;
+    buy bought; catch caught; choose chose chosen; come came; cost cost; cut cut; deal dealt;
+    do did done; draw drew drawn; drink drank drunk; drive drove driven; eat ate eaten; fall fell fallen;
+    feel felt; fight fought; find found; flee fled; fly flew flown; forbid forbade forbidden;
+    forget forgot forgotten; freeze froze frozen; get got gotten; give gave given; go went gone;
+    grow grew grown; hang hung; have had; hear heard; hide hid hidden; hit hit; hold held; hurt hurt;
+    keep kept; know knew known; lay laid; lead led; leave left; lend lent; lose lost; make made;
+    mean meant; meet met; pay paid; quit quit; ride rode ridden; ring rang rung; rise rose risen;
+    run ran; say said; see saw seen; seek sought; sell sold; send sent; set set; shake shook shaken;
+    shoot shot; shrink shrank shrunk; shut shut; sing sang sung; sink sank sunk; sit sat; sleep slept;
+    speak spoke spoken; spend spent; split split; spread spread; stand stood; steal stole stolen;
+    stick stuck; strike struck; swear swore sworn; swim swam swum; take took taken; teach taught;
+    tear tore torn; tell told; think thought; throw threw thrown; understand understood; wake woke woken;
+    wear wore worn; win won; withdraw withdrew withdrawn; write wrote written
+"""
+_BASE_FORM = {form: forms.split()[0] for forms in _IRREGULAR_VERBS.split(";") for form in forms.split()[1:]}
+"""Past forms of common irregular English verbs, to their base ("fell" -> "fall", "won" -> "win")."""
+
+
 def stem(word: str) -> str:
-    """Reduce an English word to a light stem, so that 'share', 'shares', 'shared' and 'sharing' match."""
+    """Reduce an English word to a light stem, so that 'share', 'shares', 'shared' and 'sharing' match,
+    and so do the forms of a common irregular verb ('fall', 'falls', 'fell', 'fallen')."""
+    word = _BASE_FORM.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
     w = word

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answering.questions import AnswerType, Question, offers_answer, read_question
+from rag.answering.questions import YEAR, AnswerType, Question, offers_answer, read_question
 from rag.answering.selection import (
     FEATURES,
     PRONOUN_START,
@@ -54,6 +54,8 @@ class Scored:
     vectors: np.ndarray
     features: np.ndarray
     probabilities: np.ndarray
+    dated_sources: frozenset[str] = frozenset()
+    """The articles that may report events of the years the question names (see `_dated`)."""
 
     @property
     def best(self) -> float:
@@ -117,7 +119,16 @@ def featurize(
         features = features[keep]
     vectors = embedder.embed([c.text for c in candidates])
     features = with_dense(features, vectors @ query_vector)
-    return Scored(read, candidates, vectors, features, np.zeros(len(candidates)))
+    dated = frozenset(p.source for p in passages if _dated(read.years, p, body_of))
+    return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated)
+
+
+def _dated(years: frozenset[str], passage: Passage, body_of: BodyLookup) -> bool:
+    """Whether the passage's article may report events of `years`: it names them all (in its text or
+    publication date), or it names no year at all (an undated article may be from any year)."""
+    text = f"{passage.chunk.published or ''} {passage.title} {body_of(passage.source) or ''}"
+    named = set(YEAR.findall(text))
+    return not named or years <= named
 
 
 def rerank_passages(passages: Sequence[Passage], scored: Scored) -> list[Passage]:
@@ -141,15 +152,48 @@ CHECKED_TYPES = frozenset({AnswerType.MONEY, AnswerType.AMOUNT, AnswerType.DATE,
 
 def has_typed_candidate(scored: Scored) -> bool:
     """For a question that asks for a sum, amount, date or frequency: does one of the most probable
-    sentences hold one of its focus words and a candidate of that type?"""
+    sentences hold a candidate of that type near what is asked, that is with one of its focus words?
+
+    For a sum of money, a sentence naming everyone the question names will also do ("donated $1m"
+    for "how much did she give"): a sum beside all those names is rare unless it is the one asked
+    for, while a bare number or date beside them (an age, a score, a day) is common.
+    """
     q = scored.question
     if q.answer_type not in CHECKED_TYPES or not q.focus:
         return True
-    focus_column = FEATURES.index("focus_overlap")
+    focus_column, names_column = FEATURES.index("focus_overlap"), FEATURES.index("names_in_sentence")
+    by_names = q.answer_type is AnswerType.MONEY and bool(q.names)
+
+    def near_what_is_asked(i: int) -> bool:
+        return bool(scored.features[i, focus_column] > 0 or (by_names and scored.features[i, names_column] == 1.0))
+
     top = np.argsort(-scored.probabilities)[:TYPED_CHECK_DEPTH]
-    return any(
-        scored.features[i, focus_column] > 0 and offers_answer(q.answer_type, scored.candidates[i].text, q) for i in top
-    )
+    return any(near_what_is_asked(i) and offers_answer(q.answer_type, scored.candidates[i].text, q) for i in top)
+
+
+def quotes_a_dated_article(scored: Scored) -> bool:
+    """For a question that names a year ("Which club won the 2005 FA Cup final?"): is one of the
+    most probable sentences from an article of that year, and not about a later one? An article
+    that names other years but never this one reports another season's final, or the event before
+    it happened; a sentence that names only later years ("will open for the 2006 final") is about
+    what came after. An earlier year is often a point of comparison ("its first win since 1998")."""
+    asked = scored.question.years
+    if not asked:
+        return True
+
+    def dated(sentence: Candidate) -> bool:
+        named = set(YEAR.findall(sentence.text))
+        later_only = bool(named) and not named & asked and min(named) > max(asked)
+        return sentence.source in scored.dated_sources and not later_only
+
+    top = np.argsort(-scored.probabilities)[:TYPED_CHECK_DEPTH]
+    return any(dated(scored.candidates[i]) for i in top)
+
+
+def selection_answers(scored: Scored) -> bool:
+    """Whether the most probable sentences can answer what the question asks: a candidate of its
+    answer type near its focus words, from an article of the year it names."""
+    return has_typed_candidate(scored) and quotes_a_dated_article(scored)
 
 
 def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:

@@ -115,6 +115,8 @@ _REASON = re.compile(
     r"caused|blamed|reason|in order to|by (?:\w+ing)|said|says|claimed|argued|accused)\b",
     re.IGNORECASE,
 )
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+"""A year, as a question or a sentence names it."""
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*\w|\b[A-Z]{2,}\b")
 
 
@@ -132,6 +134,8 @@ class Question:
     """Stems of every content word."""
     raw_terms: tuple[str, ...]
     """The content words as written, lower-cased (for document-frequency lookups)."""
+    years: frozenset[str] = frozenset()
+    """Years the question names ("the 2005 final"): the fact it asks for belongs to them."""
 
 
 def read_question(text: str) -> Question:
@@ -147,6 +151,7 @@ def read_question(text: str) -> Question:
         focus=frozenset(t for t in terms if t not in name_stems),
         terms=terms,
         raw_terms=raw,
+        years=frozenset(YEAR.findall(text)),
     )
 
 

@@ -21,7 +21,7 @@ from rag.retrieval import Passage
 from rag.text import keyword_terms, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("selector.json")
-"""The shipped weights, fitted on the dev sets by `python -m bench.fit_selector`."""
+"""The shipped weights, fitted on the dev sets by `python -m bench.answer_quality --write-model`."""
 
 FEATURES = (
     "dense",
@@ -212,7 +212,7 @@ class SelectorModel:
     def from_json(cls, text: str) -> SelectorModel:
         d = json.loads(text)
         if tuple(d["features"]) != FEATURES:
-            raise ValueError("the selector weights were fitted on other features; refit with bench.fit_selector")
+            raise ValueError("the selector weights were fitted on other features; refit with python -m bench.answer_quality --write-model")
         return cls(
             tuple(d["features"]),
             np.array(d["mean"]),

@@ -17,8 +17,8 @@ from rag.answering.extractive import (
     WHOLE_ARTICLES,
     Scored,
     featurize,
-    has_typed_candidate,
     passages_to_read,
+    selection_answers,
 )
 from rag.answering.selection import FEATURES, SelectorModel
 from rag.config import Settings
@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 L2 = 10.0
 """Ridge penalty on the standardised weights: a few hundred positives want a firm prior."""
 POSITIVE_WEIGHT = 1.0
+"""Weight of an answer sentence against another candidate in the fit (1: the ridge prior is enough)."""
 FALSE_REFUSAL_COST = 3.0
 """Refusing a question the articles answer is worse than answering one they do not: the answer
 still quotes the articles, and the reader can judge it; a refusal hides what is there."""
-"""Answer sentences are rare among the candidates; weigh them up so the model does not ignore them."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def fit_selector(examples: Sequence[Example], features: Sequence[str] = FEATURES
         for e in (e for e in examples if e.item.id in ids and len(e.labels)):
             scored = replace(e.scored, probabilities=inner.probabilities(e.scored.features))
             best[e.item.id] = scored.best
-            if e.covered and has_typed_candidate(scored):
+            if e.covered and selection_answers(scored):
                 passed.add(e.item.id)
     # The threshold is the last check: it is set on the questions that retrieval and the answer-type
     # check let through. Near-topic traps (the archive names the subject, not the fact asked) are

@@ -127,3 +127,28 @@ def test_new_article_is_answerable_after_ingest(settings: Settings, write_articl
     result = answer("When will the Harlow ferry terminal open?", settings=settings)
     assert not result.refused
     assert "June 2027" in result.text
+
+
+def test_a_year_the_articles_do_not_report_is_refused(settings: Settings, write_article) -> None:
+    """A question about "the 2005 final" is not answered from an article about another year's; an
+    article dated that year by its publication date answers it even if its text never names the year."""
+    write_article(
+        "final.md",
+        "Rovers won the 2004 cup final, beating City 2-1 at Harlow. The 2005 final will be played in May.",
+        title="Rovers win the cup",
+    )
+    write_article(
+        "regatta.md",
+        "Harlow Rowing Club won the spring regatta on the river, its first win since 1998.",
+        title="Harlow wins regatta",
+        published="2025-04-12",
+    )
+    ingest(settings)
+    assert not answer("Which club won the 2004 cup final?", settings=settings).refused
+    assert answer("Which club won the 2003 cup final?", settings=settings).refused
+    regatta = answer("Which club won the 2025 spring regatta?", settings=settings)
+    assert not regatta.refused
+    assert regatta.citations[0].source == "regatta.md"
+    write_article("regatta.md", "Harlow Rowing Club won the spring regatta on the river, its first win since 1998.")
+    ingest(settings)  # the same article without its date: it names 1998 only
+    assert answer("Which club won the 2025 spring regatta?", settings=settings).refused

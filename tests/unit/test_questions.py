@@ -47,6 +47,12 @@ def test_names_and_focus_words_are_split() -> None:
     assert q.answer_type is AnswerType.MONEY
 
 
+def test_years_the_question_names() -> None:
+    assert read_question("Which club won the 2005 FA Cup final?").years == {"2005"}
+    assert read_question("Who won the cup in 1998 and in 2004?").years == {"1998", "2004"}
+    assert read_question("How many of the 2500 seats were sold?").years == frozenset()
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "offers"),
     [

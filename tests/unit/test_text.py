@@ -56,6 +56,13 @@ def test_stem(word: str, root: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "forms", [("fall", "falls", "fell", "fallen"), ("win", "wins", "won", "winning"), ("pay", "paid", "paying")]
+)
+def test_forms_of_an_irregular_verb_share_a_stem(forms: tuple[str, ...]) -> None:
+    assert len({stem(f) for f in forms}) == 1, {f: stem(f) for f in forms}
+
+
+@pytest.mark.parametrize(
     ("raw", "cleaned"),
     [("  Who\tresigned?\n", "Who resigned?"), ("a\x00b\x1bc", "a b c"), ("¿Quién? 😀", "¿Quién? 😀"), ("\u200b", "")],
 )

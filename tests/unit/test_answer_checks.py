@@ -1,0 +1,61 @@
+"""The checks that let a selection answer or refuse: the answer type near what is asked, and the year
+the question names (pure logic over hand-made sentences, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.answering.extractive import Scored, has_typed_candidate, quotes_a_dated_article
+from rag.answering.questions import read_question
+from rag.answering.selection import Candidate, sentence_features
+
+
+def scored(question: str, sentences: list[tuple[str, str]], dated_sources: frozenset[str] = frozenset()) -> Scored:
+    """`sentences` are (source, text), most probable first."""
+    q = read_question(question)
+    candidates = [Candidate(src, "Title", 0, len(text), text, 0, 0.5, 3) for src, text in sentences]
+    features = sentence_features(q, candidates, {w: 1.0 for w in q.raw_terms}, {})
+    probabilities = np.linspace(0.9, 0.1, len(candidates))
+    return Scored(q, candidates, np.zeros((len(candidates), 2)), features, probabilities, dated_sources)
+
+
+def test_a_sum_needs_a_focus_word_or_every_name_of_the_question() -> None:
+    question = "How much did Jane Doe give to the Acme Fund for flood relief?"
+    assert has_typed_candidate(scored(question, [("a", "The flood relief effort has raised $3m so far.")]))
+    # "donated" is not "give", but a sum beside every name asked about is the one asked for
+    assert has_typed_candidate(scored(question, [("a", "Actress Jane Doe has donated $1m to the Acme Fund.")]))
+    assert not has_typed_candidate(scored(question, [("a", "Jane Doe visited the Acme Fund in May.")]))
+    assert not has_typed_candidate(scored(question, [("a", "Jane Doe has donated $1m to a hospital.")]))
+
+
+def test_a_bare_number_beside_the_names_is_not_enough_for_a_count() -> None:
+    question = "How many guests attended the wedding of Jane Doe and John Roe?"
+    assert not has_typed_candidate(scored(question, [("a", "Jane Doe, 45, and John Roe met in 1990.")]))
+    assert has_typed_candidate(scored(question, [("a", "Some 800 guests attended the wedding.")]))
+
+
+def test_a_question_without_a_year_needs_no_dated_article() -> None:
+    assert quotes_a_dated_article(scored("Who won the cup final?", [("a", "Rovers won the final.")]))
+
+
+def test_a_year_of_the_question_must_be_in_the_quoted_article() -> None:
+    question = "Which club won the 2005 cup final?"
+    sentences = [("a", "Rovers won last year's final against City.")]
+    assert not quotes_a_dated_article(scored(question, sentences))
+    assert quotes_a_dated_article(scored(question, sentences, frozenset({"a"})))
+
+
+def test_a_sentence_about_a_later_year_does_not_count() -> None:
+    question = "Which club won the 2005 cup final?"
+    other_year = [("a", "The new stadium will open for the 2006 cup final.")]
+    assert not quotes_a_dated_article(scored(question, other_year, frozenset({"a"})))
+    also_asked_year = [("a", "City won the 2005 cup final, as they had in 1998.")]
+    assert quotes_a_dated_article(scored(question, also_asked_year, frozenset({"a"})))
+    earlier_year = [("a", "City won the final, their first win since 1998.")]
+    assert quotes_a_dated_article(scored(question, earlier_year, frozenset({"a"})))
+
+
+def test_only_the_most_probable_sentences_count() -> None:
+    question = "Which club won the 2005 cup final?"
+    sentences = [("b", "Rovers won."), ("b", "City lost."), ("b", "The crowd sang."), ("a", "City won in 2005.")]
+    assert not quotes_a_dated_article(scored(question, sentences, frozenset({"a"})))
