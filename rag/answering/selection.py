@@ -212,7 +212,10 @@ class SelectorModel:
     def from_json(cls, text: str) -> SelectorModel:
         d = json.loads(text)
         if tuple(d["features"]) != FEATURES:
-            raise ValueError("the selector weights were fitted on other features; refit with python -m bench.answer_quality --write-model")
+            raise ValueError(
+                "the selector weights were fitted on other features; "
+                "refit with python -m bench.answer_quality --write-model"
+            )
         return cls(
             tuple(d["features"]),
             np.array(d["mean"]),

@@ -49,27 +49,26 @@ def cross_validated(archive: Settings, archive_items: list[EvalItem], archive_ex
     return cross_validate(archive_items, archive, open_store(archive), get_embedder(), examples=archive_examples)
 
 
-# Floors under today's cross-validated figures (bench/results/answer_quality.json: facts 0.86,
-# support 0.82, hit@4 0.96, near-topic 4/7, off-topic 3/3, false refusals 1/50). They sit a little
-# below them because an index rebuilt here retrieves slightly differently (HNSW is approximate), and
-# with 25 answerable questions per fold a selector moves by a question or two with it: an earlier
-# rebuild moved facts by +0.06 and off-topic refusals by -1. They catch regressions; they are not
-# yet all the bars the answer-quality work aims for (support >= 0.85, near-topic >= 5/7).
-FLOORS = {"fact_accuracy": 0.78, "support": 0.74, "hit_at_4": 0.92, "citation_validity": 1.0}
+# The bars of the answer-quality work, on cross-validated figures. Measured (bench/results/
+# answer_quality.json): facts 0.88, support 0.86, hit@4 0.96, near-topic 6/7, off-topic 3/3, false
+# refusals 0/50. An index rebuilt here retrieves almost the same passages (HNSW is approximate), and
+# with 25 answerable questions per fold a selector can move by a question with it; each bar is
+# met with about a question to spare.
+BARS = {"fact_accuracy": 0.85, "support": 0.85, "hit_at_4": 0.95, "citation_validity": 1.0}
 
 
-def test_cross_validated_answers_hold_their_floors(cross_validated: EvalReport) -> None:
+def test_cross_validated_answers_meet_the_bars(cross_validated: EvalReport) -> None:
     overall = cross_validated.overall()
     summary = json.dumps(overall)
-    for key, floor in FLOORS.items():
-        assert overall[key] >= floor, (key, summary)
+    for key, bar in BARS.items():
+        assert overall[key] >= bar, (key, summary)
     near_refused, near = map(int, overall["refused_near_topic"].split("/"))
     off_refused, off = map(int, overall["refused_off_topic"].split("/"))
     false_refusals, answerable = map(int, overall["false_refusals"].split("/"))
     assert (near, off, answerable) == (7, 3, 50)
-    assert near_refused >= 3, summary
-    assert off_refused >= 2, summary
-    assert false_refusals <= 3, summary
+    assert near_refused >= 5, summary
+    assert off_refused == 3, summary
+    assert false_refusals <= 2, summary
     assert overall["latency_p50_ms"] is not None
 
 
