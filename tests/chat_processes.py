@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from gradio_client import Client
+
 from rag.config import Settings
 from tests.conftest import REPO
 from tests.servers import free_port, wait_for_http
@@ -74,8 +76,6 @@ def chat_server(settings: Settings, *extra: str) -> Iterator[str]:
 @contextmanager
 def askers(url: str, count: int = 5, questions: Sequence[str] = ASKED) -> Iterator[dict[str, list]]:
     """`count` clients asking `questions` through /ask until the block ends; collects answers and errors."""
-    from gradio_client import Client
-
     outcome: dict[str, list] = {"answers": [], "errors": []}
     stop = threading.Event()
 
@@ -102,8 +102,6 @@ def askers(url: str, count: int = 5, questions: Sequence[str] = ASKED) -> Iterat
 
 
 def ask(url: str, question: str) -> dict:
-    from gradio_client import Client
-
     return Client(url, verbose=False).predict(question, api_name="/ask")
 
 

@@ -19,10 +19,10 @@ FTS5_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 @dataclass(frozen=True)
 class Analyzed:
-    """A chunk's terms: where each stands (1-based, title first) and how many title/body tokens it has."""
+    """A chunk's terms: how often each occurs in the title and in the text, and the token count."""
 
-    title_positions: dict[str, list[int]]
-    text_positions: dict[str, list[int]]
+    title_counts: dict[str, int]
+    text_counts: dict[str, int]
     length: int
     """Tokens in title and text together (BM25's document length)."""
 
@@ -42,32 +42,29 @@ class Analyzer:
             self._local.db = db
         return db
 
-    def analyze(self, rows: Sequence[tuple[str, str]]) -> list[Analyzed]:
-        """Analyze (title, text) pairs."""
+    def _instances(self, rows: Sequence[tuple[str, str]]) -> list[tuple[int, str, int, str]]:
+        """Every token of the (title, text) pairs: (row, column, offset in the column, term)."""
         db = self._db()
         db.execute("BEGIN")
         try:
             db.executemany(
                 "INSERT INTO doc(rowid, title, text) VALUES (?, ?, ?)", ((i, *r) for i, r in enumerate(rows))
             )
-            instances = db.execute("SELECT doc, col, offset, term FROM doc_terms").fetchall()
+            return db.execute("SELECT doc, col, offset, term FROM doc_terms").fetchall()
         finally:
             db.execute("ROLLBACK")  # nothing is kept: the table is only a tokenizer
-        title_len = [0] * len(rows)
-        for doc, col, offset, _ in instances:
-            if col == "title":
-                title_len[doc] = max(title_len[doc], offset + 1)
+
+    def analyze(self, rows: Sequence[tuple[str, str]]) -> list[Analyzed]:
+        """Analyze (title, text) pairs."""
         out = [Analyzed({}, {}, 0) for _ in rows]
         lengths = [0] * len(rows)
-        for doc, col, offset, term in instances:
+        for doc, col, _, term in self._instances(rows):
             lengths[doc] += 1
-            if col == "title":
-                out[doc].title_positions.setdefault(term, []).append(offset + 1)
-            else:
-                out[doc].text_positions.setdefault(term, []).append(title_len[doc] + offset + 1)
-        return [Analyzed(a.title_positions, a.text_positions, n) for a, n in zip(out, lengths, strict=True)]
+            counts = out[doc].title_counts if col == "title" else out[doc].text_counts
+            counts[term] = counts.get(term, 0) + 1
+        return [Analyzed(a.title_counts, a.text_counts, n) for a, n in zip(out, lengths, strict=True)]
 
     def terms(self, word: str) -> list[str]:
-        """The index terms of a query word (usually one; none for punctuation)."""
-        analyzed = self.analyze([("", word)])[0]
-        return sorted(analyzed.text_positions, key=lambda t: analyzed.text_positions[t][0])
+        """The index terms of a query word, in the order they occur (usually one; none for punctuation)."""
+        in_order = sorted(self._instances([("", word)]), key=lambda instance: instance[2])
+        return list(dict.fromkeys(term for *_, term in in_order))

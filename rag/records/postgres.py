@@ -90,16 +90,16 @@ def _lexeme(term: str) -> str:
 
 def _tsvector(analyzed: Analyzed) -> str:
     """The tsvector literal of a chunk's terms (no positions: matching needs only the terms)."""
-    return " ".join(sorted(_lexeme(t) for t in analyzed.title_positions.keys() | analyzed.text_positions.keys()))
+    return " ".join(sorted(_lexeme(t) for t in analyzed.title_counts.keys() | analyzed.text_counts.keys()))
 
 
 def _frequencies(analyzed: Analyzed) -> str:
     """BM25's term frequencies of a chunk, as JSON: a title occurrence counts TITLE_WEIGHT."""
     freqs: dict[str, float] = {}
-    for term, positions in analyzed.title_positions.items():
-        freqs[term] = TITLE_WEIGHT * len(positions)
-    for term, positions in analyzed.text_positions.items():
-        freqs[term] = freqs.get(term, 0.0) + len(positions)
+    for term, count in analyzed.title_counts.items():
+        freqs[term] = TITLE_WEIGHT * count
+    for term, count in analyzed.text_counts.items():
+        freqs[term] = freqs.get(term, 0.0) + count
     return json.dumps(freqs, ensure_ascii=False, sort_keys=True)
 
 

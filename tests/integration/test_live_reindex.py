@@ -14,8 +14,6 @@ from rag.config import Settings
 from tests.chat_processes import TRAM, TRAM_QUESTION, ask, askers, chat_server, cites, rag_ingest
 from tests.conftest import SEED_ARTICLE, new_settings
 
-pytest.importorskip("gradio_client")
-
 TRAM_V1 = TRAM
 TRAM_V2 = TRAM_V1.replace("a single twelve-minute break", "a single eight-minute break")
 OTHER_QUESTIONS = ["Why did Krause resign?", "Who is Melanie Krause?", "What penalties apply to improper disclosure?"]

@@ -22,8 +22,6 @@ from tests.chat_processes import TRAM, TRAM_QUESTION, ask, askers, chat_server, 
 from tests.conftest import CHROMA_URL, REPO, SEED_ARTICLE, new_settings, postgres_schema, skip_or_fail
 from tests.servers import free_port
 
-pytest.importorskip("gradio_client")
-
 ASKED = ["Why did Krause resign?", "Who is Melanie Krause?", TRAM_QUESTION]
 
 
