@@ -3,12 +3,12 @@
 Usage: eval "$(scripts/services.sh start)"; python -m bench.scale_out [--clients 20] [--questions 25]
 
 1. The BBC archive index (the one bench.answer_quality builds) has its records copied into a
-   PostgreSQL schema: the same articles, chunks, ids and copy groups, so the two backends differ
-   in nothing else. Retrieval (`rag.search`) p50/p95 and the `rag eval` figures of the BBC dev set
-   are measured on each, over the same embedded Chroma store.
-2. Its vectors are copied into a collection of the Chroma server. Two `rag chat` processes over
-   that collection and PostgreSQL take `clients` x `questions` questions through /ask, the clients
-   split between them; then one chat server alone takes the same load.
+   PostgreSQL schema by `rag copy-index`'s code: the same articles, chunks, ids and copy groups,
+   so the two backends differ in nothing else. Retrieval (`rag.search`) p50/p95 and the `rag eval`
+   figures of the BBC dev set are measured on each, over the same embedded Chroma store.
+2. Its vectors are copied (the same way) into a collection of the Chroma server. Two `rag chat`
+   processes over that collection and PostgreSQL take `clients` x `questions` questions through
+   /ask, the clients split between them; then one chat server alone takes the same load.
 """
 
 from __future__ import annotations
@@ -27,47 +27,6 @@ from bench.common import DATA_DIR, REPO, archive_corpus, latencies_ms, run_load,
 
 SCHEMA = "bench_archive"
 COLLECTION = "bench-archive"
-
-
-def copy_records(source: Any, target: Any) -> None:
-    """Copy every article, chunk, signature, copy group and meta value from one Records to another."""
-    from rag.documents import Chunk
-
-    target.reset()
-    signatures = source.signatures()
-    spans = {row[0]: row[1:] for row in source._connect().execute('SELECT id, source, idx, start, "end" FROM chunks')}
-    by_source: dict[str, list[Chunk]] = {}
-    for chunk_id, (src, idx, start, end) in spans.items():
-        by_source.setdefault(src, []).append(Chunk(chunk_id, src, idx, start, end, ""))
-    batch = []
-    for summary in source.articles():
-        article = source.article(summary.source)
-        chunks = sorted(by_source.get(summary.source, []), key=lambda c: c.index)
-        chunks = [Chunk(c.id, c.source, c.index, c.start, c.end, article.body[c.start : c.end]) for c in chunks]
-        batch.append((article, chunks))
-        if len(batch) == 200:
-            target.replace_articles(
-                batch, [], {a.source: signatures[a.source] for a, _ in batch if a.source in signatures}
-            )
-            batch = []
-    target.replace_articles(batch, [], {a.source: signatures[a.source] for a, _ in batch if a.source in signatures})
-    target.set_copy_groups(source.copy_groups())
-    for (key,) in source._connect().execute("SELECT key FROM meta").fetchall():
-        target.set_meta(key, source.get_meta(key))
-
-
-def copy_vectors(source: Any, target: Any) -> None:
-    """Copy every vector, with its document and metadata, from one Store's collection to another's."""
-    page = 2000
-    offset = 0
-    while True:
-        got = source.collection.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
-        if not got["ids"]:
-            return
-        target.collection.upsert(
-            ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"]
-        )
-        offset += len(got["ids"])
 
 
 def schema_url(database_url: str) -> str:
@@ -134,6 +93,7 @@ def load(urls: list[str], questions: list[str], clients: int, per_client: int) -
 
 
 def main(shared: Path, clients: int, per_client: int) -> None:
+    from ingest.copy import copy_index
     from rag.config import Settings
     from rag.evaluation import load_eval_set
     from rag.store import open_store
@@ -148,10 +108,10 @@ def main(shared: Path, clients: int, per_client: int) -> None:
     if sqlite_store.is_empty():
         raise SystemExit("index the archive first: python -m bench.answer_quality")
     pg_settings = sqlite_settings.with_overrides(database_url=schema_url(database_url))
-    pg_store = open_store(pg_settings)
     started = time.perf_counter()
-    copy_records(sqlite_store.records, pg_store.records)
+    copy_index(sqlite_settings, pg_settings, replace=True)  # records only: the vectors stay where they are
     copied_s = time.perf_counter() - started
+    pg_store = open_store(pg_settings)
     assert pg_store.records.counts() == sqlite_store.records.counts()
 
     items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
@@ -166,11 +126,7 @@ def main(shared: Path, clients: int, per_client: int) -> None:
     )
 
     served = pg_settings.with_overrides(chroma_url=chroma_url, collection=COLLECTION)
-    served_store = open_store(served)
-    if served_store.collection.count() != sqlite_store.collection.count():
-        served_store.client.delete_collection(COLLECTION)
-        served_store.__dict__.pop("collection", None)
-        copy_vectors(sqlite_store, served_store)
+    copy_index(sqlite_settings, served, replace=True)
     env = {
         **os.environ,
         "RAG_CORPUS_DIR": str(DATA_DIR / "scale-out-empty-corpus"),

@@ -132,7 +132,7 @@ def _index_articles(
             store.records.mark_pending(new_ids)
             titles = {a.source: a for a, _ in group}
             store.upsert_vectors(
-                new_ids, vectors, [c.text for c in chunks], [_chunk_metadata(c, titles[c.source]) for c in chunks]
+                new_ids, vectors, [c.text for c in chunks], [chunk_metadata(c, titles[c.source]) for c in chunks]
             )
             stale = sorted(set(old_ids) - set(new_ids))
             store.records.replace_articles(group, stale, signatures)
@@ -176,7 +176,7 @@ def _groups(
         yield group
 
 
-def _chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
+def chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
     return {
         "source": chunk.source,
         "title": article.title,

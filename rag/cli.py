@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, status, eval, chat."""
+"""The `rag` command: ingest, ask, status, copy-index, eval, chat."""
 
 from __future__ import annotations
 
@@ -152,6 +152,32 @@ def status(
         else:
             typer.echo(f"error: index drift: {drift.summary()}; run `rag ingest` to repair it", err=True)
             raise typer.Exit(1)
+
+
+@app.command(name="copy-index")
+def copy_index(
+    to_database_url: Annotated[
+        str | None, typer.Option("--to-database-url", help="PostgreSQL URL for the target's records.")
+    ] = None,
+    to_chroma_url: Annotated[
+        str | None, typer.Option("--to-chroma-url", help="Chroma server URL for the target's vectors.")
+    ] = None,
+    to_data_dir: Annotated[
+        Path | None, typer.Option("--to-data-dir", help="Data dir for the target's embedded store and records.")
+    ] = None,
+    to_collection: Annotated[str | None, typer.Option("--to-collection", help="The target's collection.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a target index that is not empty.")] = False,
+) -> None:
+    """Copy the index (as RAG_* configure it) elsewhere without re-embedding, e.g. to PostgreSQL and a
+    Chroma server; options not given keep the source's value."""
+    from ingest.copy import copy_index as run_copy
+
+    source = _run(Settings.from_env)
+    overrides = {"database_url": to_database_url, "chroma_url": to_chroma_url, "data_dir": to_data_dir}
+    overrides["collection"] = to_collection
+    target = source.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    report = _run(lambda: run_copy(source, target, replace=replace))
+    typer.echo(report.summary())
 
 
 @app.command(name="eval")

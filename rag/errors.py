@@ -27,3 +27,7 @@ class StoreUnavailableError(RagError):
 
 class IngestLockedError(RagError):
     """Another ingest is running on the same data dir."""
+
+
+class CopyTargetError(RagError):
+    """`rag copy-index` was pointed at the source itself, or at an index that is not empty."""

@@ -1,0 +1,123 @@
+"""Copy an index to another place without embedding anything again: say, from the embedded store of
+one machine to PostgreSQL and a Chroma server that several chat servers share.
+
+Articles, chunks (same ids), signatures and copy groups go to the target's records; the vectors go
+to the target's Chroma collection unless both indexes keep their vectors in the same one. Each group
+of articles is written as `rag ingest` writes it (vectors journalled as pending, then the records in
+one transaction), so a copy that dies midway leaves a consistent, smaller index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.indexer import chunk_metadata
+from rag.config import Settings
+from rag.documents import Article, Chunk
+from rag.errors import CopyTargetError
+from rag.store import Store, open_store
+
+BATCH_ARTICLES = 200
+
+
+@dataclass
+class CopyReport:
+    articles: int = 0
+    chunks: int = 0
+    vectors: int = 0
+    """Vectors written to the target's collection (0 when the two share one)."""
+    left_out: list[str] = field(default_factory=list)
+    """Articles not copied because the source's collection lacks some of their vectors (`rag
+    ingest` in the source repairs that; then copy again)."""
+
+    def summary(self) -> str:
+        where = f"{self.vectors} vectors" if self.vectors else "vectors shared with the source"
+        text = f"copied {self.articles} articles, {self.chunks} chunks ({where})"
+        if self.left_out:
+            text += (
+                f"; left out {len(self.left_out)} articles whose vectors are missing: run `rag ingest`, then copy again"
+            )
+        return text
+
+
+def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> CopyReport:
+    """Copy the index of `source` into the (empty, or with `replace` emptied) index of `target`."""
+    src, dst = open_store(source), open_store(target)
+    if src.records.location == dst.records.location:
+        raise CopyTargetError(
+            f"the target's records are the source's ({src.records.location}); give another database URL or data dir"
+        )
+    shared_vectors = _same_vectors(source, target)
+    with src.records.ingest_lock(), dst.records.ingest_lock():
+        held, _ = dst.records.counts()
+        if held and not replace:
+            raise CopyTargetError(
+                f"the target index at {dst.records.location} already holds {held} articles; "
+                "pass --replace to overwrite it"
+            )
+        if shared_vectors:
+            dst.records.reset()  # the vectors are the source's own: keep them
+        else:
+            dst.drop()
+        dst.claim_for_embedder()
+        report = CopyReport()
+        signatures = src.records.signatures()
+        for group in _article_groups(src):
+            if not shared_vectors:
+                group = _copy_vectors(src, dst, group, report)
+            dst.records.replace_articles(
+                group, [], {a.source: signatures[a.source] for a, _ in group if a.source in signatures}
+            )
+            dst.records.clear_pending([c.id for _, chunks in group for c in chunks])
+            report.articles += len(group)
+            report.chunks += sum(len(chunks) for _, chunks in group)
+        dst.records.set_copy_groups(src.records.copy_groups())
+        last = src.records.get_meta("last_ingest")
+        if last is not None:
+            dst.records.set_meta("last_ingest", last)
+        dst.bump_generation()
+    return report
+
+
+def _same_vectors(a: Settings, b: Settings) -> bool:
+    """Whether two settings name one Chroma collection."""
+    if a.collection != b.collection or a.chroma_url != b.chroma_url:
+        return False
+    return a.chroma_url is not None or a.data_dir.resolve() == b.data_dir.resolve()
+
+
+def _article_groups(src: Store) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    """The source's articles with their chunks, `BATCH_ARTICLES` at a time."""
+    summaries = src.records.articles()
+    for at in range(0, len(summaries), BATCH_ARTICLES):
+        group = []
+        for summary in summaries[at : at + BATCH_ARTICLES]:
+            article = src.records.article(summary.source)
+            if article is None:
+                continue  # removed since the list was read (cannot happen under the lock, but cheap)
+            records = src.records.chunks_by_id(src.records.chunk_ids_of([summary.source])).values()
+            ordered = sorted(records, key=lambda r: r.start)  # a chunk's index is its place in the article
+            chunks = [Chunk(r.id, r.source, n, r.start, r.end, r.text) for n, r in enumerate(ordered)]
+            group.append((article, chunks))
+        yield group
+
+
+def _copy_vectors(
+    src: Store, dst: Store, group: list[tuple[Article, list[Chunk]]], report: CopyReport
+) -> list[tuple[Article, list[Chunk]]]:
+    """Write the group's vectors to the target's collection, journalled as `rag ingest` does; return
+    the articles whose vectors were all found (the others are left out, and noted in the report)."""
+    found = src.vectors_of([c.id for _, chunks in group for c in chunks])
+    complete = [(a, chunks) for a, chunks in group if all(c.id in found for c in chunks)]
+    report.left_out.extend(a.source for a, chunks in group if any(c.id not in found for c in chunks))
+    pairs = [(a, c) for a, chunks in complete for c in chunks]
+    if pairs:
+        ids = [c.id for _, c in pairs]
+        dst.records.mark_pending(ids)
+        vectors = np.stack([found[i] for i in ids])
+        dst.upsert_vectors(ids, vectors, [c.text for _, c in pairs], [chunk_metadata(c, a) for a, c in pairs])
+        report.vectors += len(ids)
+    return complete
