@@ -17,7 +17,7 @@ import numpy as np
 from ingest.indexer import chunk_metadata
 from rag.config import Settings
 from rag.documents import Article, Chunk
-from rag.errors import CopyTargetError
+from rag.errors import ConfigError, CopyTargetError, IndexMissingError, StoreUnavailableError
 from rag.store import Store, open_store
 
 BATCH_ARTICLES = 200
@@ -45,7 +45,10 @@ class CopyReport:
 
 def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> CopyReport:
     """Copy the index of `source` into the (empty, or with `replace` emptied) index of `target`."""
-    src, dst = open_store(source), open_store(target)
+    src = open_store(source)
+    if not src.records.has_articles():
+        raise IndexMissingError(f"there is no index at {src.records.location} to copy; run `rag ingest` first")
+    dst = _target_store(target)
     if src.records.location == dst.records.location:
         raise CopyTargetError(
             f"the target's records are the source's ({src.records.location}); give another database URL or data dir"
@@ -80,6 +83,27 @@ def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> 
             dst.records.set_meta("last_ingest", last)
         dst.bump_generation()
     return report
+
+
+_TARGET_OPTIONS = {
+    "RAG_DATABASE_URL": "--to-database-url",
+    "RAG_CHROMA_URL": "--to-chroma-url",
+    "RAG_DATA_DIR": "--to-data-dir",
+}
+"""The target's settings come from these options, so its errors name them, not the variables."""
+
+
+def _target_store(target: Settings) -> Store:
+    """The target's store, reachable (its records and its Chroma are opened now, before any write)."""
+    try:
+        store = open_store(target)
+        store.client  # noqa: B018 - opening the client is the check
+        return store
+    except (ConfigError, StoreUnavailableError) as exc:
+        message = str(exc)
+        for variable, option in _TARGET_OPTIONS.items():
+            message = message.replace(f"unset {variable}", f"check {option}").replace(variable, option)
+        raise CopyTargetError(f"the target: {message}") from None
 
 
 def _same_vectors(a: Settings, b: Settings) -> bool:

@@ -87,6 +87,22 @@ def test_the_source_itself_is_refused(source: Settings) -> None:
     assert open_store(source).verify().ok
 
 
+def test_an_unreachable_target_or_an_empty_source_is_one_line_naming_the_option(
+    source: Settings, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {"RAG_CORPUS_DIR": str(source.corpus_dir), "RAG_DATA_DIR": str(source.data_dir)}
+    env["RAG_COLLECTION"] = source.collection
+    down = runner.invoke(app, ["copy-index", "--to-chroma-url", "http://127.0.0.1:1"], env=env)
+    assert down.exit_code == 1
+    assert down.output.startswith("error: the target: cannot open the Chroma store at http://127.0.0.1:1")
+    assert down.output.count("\n") == 1 and "check --to-chroma-url" in down.output
+    empty = {**env, "RAG_DATA_DIR": str(tmp_path / "empty")}
+    nothing = runner.invoke(app, ["copy-index", "--to-data-dir", str(tmp_path / "target")], env=empty)
+    assert nothing.exit_code == 1 and "to copy; run `rag ingest` first" in nothing.output
+    assert open_store(source).verify().ok
+
+
 def test_articles_whose_vectors_are_missing_are_left_out(source: Settings, tmp_path: Path) -> None:
     store = open_store(source)
     lost = store.records.chunk_ids_of([SEED_ARTICLE.name])[:1]
