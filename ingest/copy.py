@@ -56,10 +56,12 @@ def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> 
     shared_vectors = _same_vectors(source, target)
     with src.records.ingest_lock(), dst.records.ingest_lock():
         held, _ = dst.records.counts()
-        if held and not replace:
+        # The target's collection may hold another index's vectors even when its records are empty.
+        vectors_held = 0 if shared_vectors else dst.collection.count()
+        if (held or vectors_held) and not replace:
             raise CopyTargetError(
-                f"the target index at {dst.records.location} already holds {held} articles; "
-                "pass --replace to overwrite it"
+                f"the target index at {dst.records.location} is not empty ({held} articles, {vectors_held} vectors "
+                f"in collection {target.collection!r}); pass --replace to overwrite it"
             )
         if shared_vectors:
             dst.records.reset()  # the vectors are the source's own: keep them

@@ -73,12 +73,24 @@ def test_a_target_that_is_not_empty_is_left_alone_without_replace(source: Settin
     shutil.copy(SEED_ARTICLE, target.corpus_dir)
     ingest(target)
     before = open_store(target).records.counts()
-    with pytest.raises(CopyTargetError, match="already holds 1 articles; pass --replace"):
+    with pytest.raises(CopyTargetError, match=r"is not empty \(1 articles, 4 vectors .*\); pass --replace"):
         copy_index(source, target)
     assert open_store(target).records.counts() == before
     assert open_store(target).verify().ok
     copy_index(source, target, replace=True)
     assert_same_index(open_store(source), open_store(target))
+
+
+def test_a_collection_holding_vectors_is_left_alone_even_with_empty_records(source: Settings, tmp_path: Path) -> None:
+    """A collection another index fills (its records kept elsewhere) is not overwritten without --replace."""
+    target = new_settings(tmp_path / "target")
+    shutil.copy(SEED_ARTICLE, target.corpus_dir)
+    ingest(target)
+    store = open_store(target)
+    store.records.reset()  # records gone, the 4 vectors still in the collection
+    with pytest.raises(CopyTargetError, match=r"\(0 articles, 4 vectors in collection"):
+        copy_index(source, target)
+    assert store.collection.count() == 4
 
 
 def test_the_source_itself_is_refused(source: Settings) -> None:
