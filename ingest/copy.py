@@ -28,13 +28,15 @@ class CopyReport:
     articles: int = 0
     chunks: int = 0
     vectors: int = 0
-    """Vectors written to the target's collection (0 when the two share one)."""
+    """Vectors written to the target's collection."""
+    shared_vectors: bool = False
+    """Whether the target uses the source's collection (nothing to write there)."""
     left_out: list[str] = field(default_factory=list)
     """Articles not copied because the source's collection lacks some of their vectors (`rag
     ingest` in the source repairs that; then copy again)."""
 
     def summary(self) -> str:
-        where = f"{self.vectors} vectors" if self.vectors else "vectors shared with the source"
+        where = "vectors shared with the source" if self.shared_vectors else f"{self.vectors} vectors"
         text = f"copied {self.articles} articles, {self.chunks} chunks ({where})"
         if self.left_out:
             text += (
@@ -68,7 +70,7 @@ def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> 
         else:
             dst.drop()
         dst.claim_for_embedder()
-        report = CopyReport()
+        report = CopyReport(shared_vectors=shared_vectors)
         signatures = src.records.signatures()
         for group in _article_groups(src):
             if not shared_vectors:
@@ -117,18 +119,18 @@ def _same_vectors(a: Settings, b: Settings) -> bool:
 
 def _article_groups(src: Store) -> Iterator[list[tuple[Article, list[Chunk]]]]:
     """The source's articles with their chunks, `BATCH_ARTICLES` at a time."""
-    summaries = src.records.articles()
-    for at in range(0, len(summaries), BATCH_ARTICLES):
-        group = []
-        for summary in summaries[at : at + BATCH_ARTICLES]:
-            article = src.records.article(summary.source)
-            if article is None:
-                continue  # removed since the list was read (cannot happen under the lock, but cheap)
-            records = src.records.chunks_by_id(src.records.chunk_ids_of([summary.source])).values()
-            ordered = sorted(records, key=lambda r: r.start)  # a chunk's index is its place in the article
-            chunks = [Chunk(r.id, r.source, n, r.start, r.end, r.text) for n, r in enumerate(ordered)]
-            group.append((article, chunks))
-        yield group
+    sources = [a.source for a in src.records.articles()]
+    for at in range(0, len(sources), BATCH_ARTICLES):
+        batch = sources[at : at + BATCH_ARTICLES]
+        ids = src.records.chunk_ids_of(batch)  # each article's in order: a chunk's index is its place
+        records = src.records.chunks_by_id(ids)
+        by_source: dict[str, list[Chunk]] = {source: [] for source in batch}
+        for chunk_id in ids:
+            r = records[chunk_id]
+            chunks = by_source[r.source]
+            chunks.append(Chunk(r.id, r.source, len(chunks), r.start, r.end, r.text))
+        articles = (src.records.article(source) for source in batch)
+        yield [(a, by_source[a.source]) for a in articles if a is not None]
 
 
 def _copy_vectors(

@@ -173,9 +173,8 @@ def copy_index(
     from ingest.copy import copy_index as run_copy
 
     source = _run(Settings.from_env)
-    overrides = {"database_url": to_database_url, "chroma_url": to_chroma_url, "data_dir": to_data_dir}
-    overrides["collection"] = to_collection
-    target = source.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    given = dict(database_url=to_database_url, chroma_url=to_chroma_url, data_dir=to_data_dir, collection=to_collection)
+    target = source.with_overrides(**{k: v for k, v in given.items() if v is not None})
     report = _run(lambda: run_copy(source, target, replace=replace))
     typer.echo(report.summary())
 

@@ -119,7 +119,8 @@ def featurize(
         features = features[keep]
     vectors = embedder.embed([c.text for c in candidates])
     features = with_dense(features, vectors @ query_vector)
-    dated = frozenset(p.source for p in passages if read.years and _dated(read.years, p, body_of))
+    one_per_article = {p.source: p for p in passages} if read.years else {}  # the check reads whole articles
+    dated = frozenset(s for s, p in one_per_article.items() if _dated(read.years, p, body_of))
     return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated)
 
 

@@ -87,6 +87,8 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
 ]
 """Tried in order on the question from its head on; the first that matches gives the type."""
 
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+"""A year, as a question or a sentence names it."""
 _NUMBER = re.compile(
     r"\d[\d,.]*\s?%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
     r"thirty|forty|fifty|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|dozens|"
@@ -100,7 +102,7 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _DATE = re.compile(
-    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:january|february|march|april|may|june|july|august|september|october|"
+    YEAR.pattern + r"|\b(?:january|february|march|april|may|june|july|august|september|october|"
     r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|"
     r"tomorrow|week|month|year|spring|summer|autumn|winter)\b",
     re.IGNORECASE,
@@ -115,8 +117,6 @@ _REASON = re.compile(
     r"caused|blamed|reason|in order to|by (?:\w+ing)|said|says|claimed|argued|accused)\b",
     re.IGNORECASE,
 )
-YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
-"""A year, as a question or a sentence names it."""
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*\w|\b[A-Z]{2,}\b")
 
 
