@@ -1,12 +1,15 @@
-"""Answer quality: fit the sentence selector, report cross-validated and fitted figures, and ablations.
+"""Answer quality: fit the selector on the training questions, cross-validate it there, test it on the dev set.
 
-- BBC dev set (archive indexed): 2-fold cross-validation (each half answered by a selector fitted on
-  the other half only), and the figures of the shipped selector (fitted on everything: optimistic).
-- Seed dev set (seed + distractor articles): answered by a selector fitted on the BBC questions
-  only, which never saw these questions, and by the shipped selector.
-- Ablation: the cross-validated BBC figures with each feature left out in turn.
+- bbc_train.jsonl (archive indexed) is for fitting and choosing. Its figures are 2-fold
+  cross-validated: each half answered by a selector fitted on the other half only, with the
+  reranker trained on the other half only (bench.train_reranker's fold rerankers), whose scores
+  of each question also come from the reranker that did not see it.
+- bbc_dev.jsonl is the test set: answered once by the selector fitted on all of bbc_train and the
+  shipped reranker (trained on bbc_train), never used to choose anything.
+- The seed dev set (seed + distractor articles): answered by the same selector.
+- Ablation (train CV): feature groups left out in turn.
 
-`--write-model` refits the shipped selector (rag/answering/selector.json) on both dev sets.
+`--write-model` writes the fitted selector to rag/answering/selector.json.
 `--local-llm` instead answers the BBC dev set once with the `local` answerer (SmolLM2-135M).
 
 Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation] [--local-llm]
@@ -19,7 +22,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, archive_corpus, dev_corpus, latencies_ms, write_result
+from bench.common import DATA_DIR, REPO, archive_index, cached_examples, dev_corpus, latencies_ms, write_result
+
+ABLATIONS = {
+    "reranker": ("rerank", "rerank_gap"),
+    "dense": ("dense", "dense_gap"),
+    "word overlap": ("idf_overlap", "overlap_gap", "focus_overlap", "previous_overlap", "article_overlap"),
+    "names and numbers": ("names_in_sentence", "names_in_article", "question_numbers"),
+    "answer type": ("type_match", "type_missing"),
+    "position": ("lede", "position", "passage_rank"),
+}
+"""Feature groups left out in turn (one feature alone is nearly always covered by its neighbours)."""
 
 
 def build_index(corpus: Path, data_dir: Path):
@@ -34,70 +47,74 @@ def build_index(corpus: Path, data_dir: Path):
 
 
 def main(shared: Path, write_model: bool, ablation: bool) -> None:
-    from rag.answering.selection import FEATURES, MODEL_FILE, SelectorModel
-    from rag.answering.training import collect_examples, cross_validate, fit_selector, top_n_rate
+    from bench.train_reranker import load_fold_rerankers
+    from rag.answering.reranker import get_reranker
+    from rag.answering.selection import FEATURES, MODEL_FILE, QUESTION_FEATURES
+    from rag.answering.training import cross_validate, fit_selector, top_n_rate, with_rerank_scores
     from rag.api import answer
     from rag.embeddings import get_embedder
     from rag.evaluation import evaluate, load_eval_set
 
     embedder = get_embedder()
-    bbc_settings, bbc_store = build_index(archive_corpus(DATA_DIR / "archive", shared), DATA_DIR / "archive" / "data")
+    settings, store = archive_index(shared)
+    train_file = shared / "eval" / "bbc_train.jsonl"
+    train_items = load_eval_set(train_file)
+    fold_rerankers = load_fold_rerankers()
+    train_examples = with_rerank_scores(cached_examples(train_file, settings, store), fold_rerankers)
+    fitted = fit_selector(train_examples)
+    if write_model:
+        MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
+
+    def cv(features=FEATURES) -> dict[str, Any]:
+        report = cross_validate(
+            train_items, settings, store, embedder, examples=train_examples, rerankers=fold_rerankers, features=features
+        )
+        return report.overall() | {"_items": report.items}
+
+    def ask_dev(q: str):
+        return answer(q, settings=settings, store=store, embedder=embedder, selector=fitted, reranker=get_reranker())
+
+    train_cv = cv()
+    dev_items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
+    dev = evaluate(dev_items, ask_dev, store.records)
+
     seed_corpus = DATA_DIR / "seed-dev" / "corpus"
     if not seed_corpus.is_dir():
         shutil.copytree(dev_corpus("seed-dev-corpus", shared), seed_corpus)
     seed_settings, seed_store = build_index(seed_corpus, DATA_DIR / "seed-dev" / "data")
-    bbc_items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
-    seed_items = load_eval_set(shared / "eval" / "dev_set.jsonl")
-    bbc_examples = collect_examples(bbc_items, bbc_settings, bbc_store, embedder)
-    seed_examples = collect_examples(seed_items, seed_settings, seed_store, embedder)
-
-    def run(items, settings, store, model: SelectorModel) -> dict[str, Any]:
-        ask = lambda q: answer(q, settings=settings, store=store, embedder=embedder, selector=model)  # noqa: E731
-        return evaluate(items, ask, store.records).overall()
-
-    fitted = fit_selector(bbc_examples + seed_examples)
-    if write_model:
-        MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
-    bbc_only = fit_selector(bbc_examples)
-    cv = cross_validate(bbc_items, bbc_settings, bbc_store, embedder, examples=bbc_examples)
-    candidates_hold_answer = sum(e.labels.any() for e in bbc_examples if e.item.answerable) / 50
+    seed = evaluate(
+        load_eval_set(shared / "eval" / "dev_set.jsonl"),
+        lambda q: answer(q, settings=seed_settings, store=seed_store, selector=fitted),
+        seed_store.records,
+    )
+    answerable = [e for e in train_examples if e.item.answerable]
     result: dict[str, Any] = {
-        "bbc_dev": {
-            "cross_validated_2_fold": cv.overall(),
-            "fitted_on_all": run(bbc_items, bbc_settings, bbc_store, fitted),
-            "answer_sentence_among_candidates": round(candidates_hold_answer, 4),
-            "answer_sentence_in_top3_fitted": round(top_n_rate(bbc_examples, fitted), 4),
-            "cross_validated_items": [
-                {"id": r.id, "refused": r.refused, "facts": r.facts_ok, "support": r.support_ok, "hit": r.hit}
-                for r in cv.items
-            ],
-        },
-        "seed_dev": {
-            "fitted_on_bbc_only": run(seed_items, seed_settings, seed_store, bbc_only),
-            "fitted_on_all": run(seed_items, seed_settings, seed_store, fitted),
-        },
-        "answer_latency_bbc": latencies_ms(
-            lambda q: answer(q, settings=bbc_settings, store=bbc_store, embedder=embedder, selector=fitted),
-            [i.question for i in bbc_items],
-        ),
+        "bbc_train_cross_validated_2_fold": _public(train_cv),
+        "bbc_dev_test": dev.overall(),
+        "seed_dev": seed.overall(),
+        "train_answer_sentence_among_candidates": round(sum(e.labels.any() for e in answerable) / len(answerable), 4),
+        "train_answer_sentence_in_top3_fitted": round(top_n_rate(train_examples, fitted), 4),
+        "answer_latency_bbc_dev": latencies_ms(ask_dev, [i.question for i in dev_items]),
         "weights": dict(zip(FEATURES, [round(float(w), 3) for w in fitted.weights], strict=True)),
-        "threshold": round(fitted.threshold, 4),
+        "answerability": {
+            "weights": dict(zip(QUESTION_FEATURES, [round(float(w), 3) for w in fitted.answerability.weights],
+                                strict=True)) if fitted.answerability else None,
+            "threshold": round(fitted.answerability.threshold, 4) if fitted.answerability else None,
+        },
+        "bbc_train_cross_validated_items": [
+            {"id": r.id, "refused": r.refused, "facts": r.facts_ok, "support": r.support_ok, "hit": r.hit}
+            for r in train_cv["_items"]
+        ],
+        "bbc_dev_items": [
+            {"id": r.id, "refused": r.refused, "facts": r.facts_ok, "support": r.support_ok, "hit": r.hit}
+            for r in dev.items
+        ],
     }
     if ablation:
-        result["ablation_bbc_cross_validated"] = {
-            name: _short(
-                cross_validate(
-                    bbc_items,
-                    bbc_settings,
-                    bbc_store,
-                    embedder,
-                    examples=bbc_examples,
-                    features=[f for f in FEATURES if f != name],
-                ).overall()
-            )
-            for name in FEATURES
-        }
-        result["ablation_bbc_cross_validated"]["(all features)"] = _short(cv.overall())
+        result["ablation_bbc_train_cross_validated"] = {
+            f"without {name}": _short(cv([f for f in FEATURES if f not in left_out]))
+            for name, left_out in ABLATIONS.items()
+        } | {"(all features)": _short(train_cv)}
     write_result("answer_quality", result)
 
 
@@ -106,11 +123,15 @@ def local_llm(shared: Path) -> None:
     from rag.api import answer
     from rag.evaluation import evaluate, load_eval_set
 
-    settings, store = build_index(archive_corpus(DATA_DIR / "archive", shared), DATA_DIR / "archive" / "data")
+    settings, store = archive_index(shared)
     settings = settings.with_overrides(llm="local")
     items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
     report = evaluate(items, lambda q: answer(q, settings=settings, store=store), store.records)
     write_result("answer_quality_local", report.to_dict())
+
+
+def _public(overall: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in overall.items() if not k.startswith("_")}
 
 
 def _short(overall: dict[str, Any]) -> dict[str, Any]:

@@ -127,3 +127,44 @@ def run_load(
         "p50_ms": round(percentile(latencies, 0.5), 1),
         "p95_ms": round(percentile(latencies, 0.95), 1),
     }
+
+
+def archive_index(shared: Path):
+    """Settings and store of the BBC archive indexed under bench/data (kept between runs; only checked)."""
+    from ingest.indexer import ingest
+    from rag.config import Settings
+    from rag.store import open_store
+
+    root = DATA_DIR / "archive"
+    settings = Settings(corpus_dir=archive_corpus(root, shared), data_dir=root / "data")
+    store = open_store(settings)
+    ingest(settings, store=store)  # incremental: a kept index is only checked
+    return settings, store
+
+
+def cached_examples(eval_file: Path, settings: Any, store: Any) -> list[Any]:
+    """The eval set's questions retrieved and featurised (`collect_examples`), cached under bench/data
+    until the eval file, the features or the code that makes them changes."""
+    import hashlib
+    import inspect
+    import pickle
+
+    from rag.answering import extractive, selection, training
+    from rag.embeddings import get_embedder
+    from rag.evaluation import load_eval_set
+
+    key = hashlib.sha256(eval_file.read_bytes())
+    key.update(repr(selection.FEATURES).encode())
+    for code in (
+        training.collect_examples,
+        extractive.featurize,
+        selection.sentence_features,
+        selection.candidate_sentences,
+    ):
+        key.update(inspect.getsource(code).encode())
+    path = DATA_DIR / f"examples-{eval_file.stem}-{key.hexdigest()[:12]}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    examples = training.collect_examples(load_eval_set(eval_file), settings, store, get_embedder())
+    path.write_bytes(pickle.dumps(examples))
+    return examples

@@ -12,13 +12,14 @@ from typing import Any
 from rag.answering.citations import check_citations
 from rag.answering.extractive import (
     WHOLE_ARTICLES,
+    answers_question,
     extract_answer,
     passages_to_read,
     rerank_passages,
     score_sentences,
-    selection_answers,
 )
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
+from rag.answering.reranker import Reranker, get_reranker
 from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
 from rag.documents import PAGE_BREAK
@@ -54,6 +55,7 @@ def answer(
     store: Store | None = None,
     embedder: Embedder | None = None,
     selector: SelectorModel | None = None,
+    reranker: Reranker | None = None,
 ) -> Answer:
     """Answer a question from the indexed articles, citing verbatim passages.
 
@@ -62,7 +64,14 @@ def answer(
     """
     final: Answer | None = None
     stream = answer_stream(
-        question, history=history, settings=settings, k=k, store=store, embedder=embedder, selector=selector
+        question,
+        history=history,
+        settings=settings,
+        k=k,
+        store=store,
+        embedder=embedder,
+        selector=selector,
+        reranker=reranker,
     )
     for item in stream:
         if isinstance(item, Answer):
@@ -100,11 +109,13 @@ def answer_stream(
     store: Store | None = None,
     embedder: Embedder | None = None,
     selector: SelectorModel | None = None,
+    reranker: Reranker | None = None,
 ) -> Iterator[str | Answer]:
     """Yield the answer as text deltas, then the checked `Answer` (which may differ from the deltas:
     unsupported sentences flagged, citations repaired, or an extractive fallback).
 
-    `selector` scores the passages' sentences (default: the shipped model); it also decides refusals.
+    `selector` scores the passages' sentences (default: the shipped model) from their features, the
+    `reranker`'s scores among them (default: the shipped reranker); it also decides refusals.
     """
     settings = settings or Settings.from_env()
     spec = parse_llm(settings.llm)
@@ -135,12 +146,15 @@ def answer_stream(
     # Retrieval used the conversation; sentences are picked for what is asked now.
     asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
     selector = selector or shipped_model()
+    reranker = reranker or get_reranker()
     body_of = store.records.body
     read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)
-    scored = score_sentences(cleaned, asked, read, embedder, body_of, store.records.document_frequencies, selector)
+    frequencies = store.records.document_frequencies
+    scored = score_sentences(cleaned, asked, read, embedder, body_of, frequencies, selector, reranker)
+    answers = answers_question(selector, scored, passages)
     passages = rerank_passages(read, scored)[:k]
     shown = [_source_passage(p) for p in passages]
-    if scored.best < selector.threshold or not selection_answers(scored):
+    if not answers:
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
 

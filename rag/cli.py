@@ -190,6 +190,13 @@ def evaluate(
             help="Also answer each half of the set with a selector fitted on the other half, and show both.",
         ),
     ] = False,
+    fit: Annotated[
+        Path | None,
+        typer.Option(
+            "--fit",
+            help="Also answer the set with a selector fitted on this other JSONL set (train on one, test on another).",
+        ),
+    ] = None,
 ) -> None:
     """Score answers on an evaluation set: facts, support, citations, refusals, hit@k, latency."""
     from rag.api import answer, ensure_index
@@ -208,13 +215,23 @@ def evaluate(
         from rag.embeddings import get_embedder
 
         reports["cross-validated"] = _run(lambda: run_cv(items, settings, store, get_embedder()))
+    if fit is not None:
+        from rag.answering.training import fit_on
+
+        train = _run(lambda: load_eval_set(fit))
+        selector = _run(lambda: fit_on(train, settings, store))
+        ask = lambda q: answer(q, settings=settings, store=store, selector=selector)  # noqa: E731
+        reports["fitted on --fit"] = _run(lambda: run_eval(items, ask, store.records))
     if as_json:
         data = report.to_dict()
         if "cross-validated" in reports:
             data["cross_validated"] = reports["cross-validated"].to_dict()
+        if "fitted on --fit" in reports:
+            data["fitted_on_other_set"] = reports["fitted on --fit"].to_dict()
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    for r in reports.get("cross-validated", report).items:
+    shown = reports.get("fitted on --fit") or reports.get("cross-validated") or report
+    for r in shown.items:
         marks = " ".join(
             f"{name}={_mark(value)}"
             for name, value in (

@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rag.answering.questions import YEAR, AnswerType, Question, offers_answer, read_question
+from rag.answering.reranker import Reranker, pair_text
 from rag.answering.selection import (
     FEATURES,
     PRONOUN_START,
+    QUESTION_FEATURES,
     SENTENCE_ENDINGS,
     BodyLookup,
     Candidate,
@@ -18,6 +20,7 @@ from rag.answering.selection import (
     candidate_sentences,
     sentence_features,
     with_dense,
+    with_rerank,
 )
 from rag.embeddings import Embedder
 from rag.models import Citation
@@ -29,7 +32,8 @@ PASSAGES_READ = 6
 WHOLE_ARTICLES = 2
 """Articles read whole: the answer is often a few paragraphs below the best-matching passage."""
 EMBEDDED = 12
-"""Sentences embedded per question: the ones the model ranks best before their own similarity is known."""
+"""Sentences embedded and reranked per question: the ones the model ranks best before their own
+similarity and reranker score are known."""
 MAX_SENTENCES = 3
 """Sentences quoted: the three most probable distinct ones hold the answer far more often than the first."""
 MAX_WITH_CONTEXT = 4
@@ -82,14 +86,17 @@ def score_sentences(
     body_of: BodyLookup,
     document_frequencies: IdfLookup,
     model: SelectorModel,
+    reranker: Reranker | None,
 ) -> Scored:
     """Score the sentences of the passages for how well they answer the question.
 
     The model first ranks every sentence with the passage's similarity standing in for the
-    sentence's own; only the `EMBEDDED` best are embedded and scored for real (embedding is the
-    slow step, and the answer is almost always among them).
+    sentence's own and no reranker score; only the `EMBEDDED` best are embedded, reranked and
+    scored for real (the encoders are the slow steps, and the answer is almost always among them).
     """
-    scored = featurize(question, query_vector, passages, embedder, body_of, document_frequencies, prefilter=model)
+    scored = featurize(
+        question, query_vector, passages, embedder, body_of, document_frequencies, prefilter=model, reranker=reranker
+    )
     return replace(scored, probabilities=model.probabilities(scored.features))
 
 
@@ -102,9 +109,11 @@ def featurize(
     document_frequencies: IdfLookup,
     *,
     prefilter: SelectorModel | None = None,
+    reranker: Reranker | None = None,
 ) -> Scored:
     """The candidate sentences and their features (no probabilities yet); with `prefilter`, only the
-    `EMBEDDED` sentences it ranks best are kept and embedded."""
+    `EMBEDDED` sentences it ranks best are kept and embedded; with `reranker`, they are reranked
+    (without, the reranker columns stay 0)."""
     read = read_question(question)
     candidates = candidate_sentences(passages, body_of)
     df, total = document_frequencies(list(read.raw_terms))
@@ -119,6 +128,8 @@ def featurize(
         features = features[keep]
     vectors = embedder.embed([c.text for c in candidates])
     features = with_dense(features, vectors @ query_vector)
+    if reranker is not None:
+        features = with_rerank(features, reranker.score(question, [pair_text(c.title, c.text) for c in candidates]))
     one_per_article = {p.source: p for p in passages} if read.years else {}  # the check reads whole articles
     dated = frozenset(s for s, p in one_per_article.items() if _dated(read.years, p, body_of))
     return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated)
@@ -195,6 +206,37 @@ def selection_answers(scored: Scored) -> bool:
     """Whether the most probable sentences can answer what the question asks: a candidate of its
     answer type near its focus words, from an article of the year it names."""
     return has_typed_candidate(scored) and quotes_a_dated_article(scored)
+
+
+def question_features(scored: Scored, passages: Sequence[Passage]) -> np.ndarray:
+    """The `QUESTION_FEATURES` of a scored question: how sure the selector and the reranker are of
+    their best sentence, how close retrieval came, whether the question's names are in what was
+    read and in the best sentence, and the answer-type and year checks."""
+    q = scored.question
+    best = int(np.argmax(scored.probabilities)) if len(scored.candidates) else -1
+    probability = float(np.clip(scored.best, 1e-6, 1 - 1e-6))
+    read = " ".join(f"{p.title} {p.text}" for p in passages).lower()
+    names_in_best = scored.features[best, FEATURES.index("names_in_sentence")] if best >= 0 else 0.0
+    row = {
+        "best_probability": float(np.log(probability / (1 - probability))),
+        "best_rerank": float(scored.features[:, FEATURES.index("rerank")].max()) if best >= 0 else 0.0,
+        "best_passage": max((p.score for p in passages), default=0.0),
+        "names_in_passages": sum(n in read for n in q.names) / len(q.names) if q.names else 1.0,
+        "names_in_best": float(names_in_best),
+        "typed_answer": float(has_typed_candidate(scored)),
+        "dated_article": float(quotes_a_dated_article(scored)),
+    }
+    return np.array([row[name] for name in QUESTION_FEATURES], dtype=np.float64)
+
+
+def answers_question(model: SelectorModel, scored: Scored, passages: Sequence[Passage]) -> bool:
+    """Whether to answer: the answerability model's verdict, or for a selector without one, its best
+    sentence's probability against the threshold and the answer-type and year checks."""
+    if not scored.candidates:
+        return False
+    if model.answerability is None:
+        return scored.best >= model.threshold and selection_answers(scored)
+    return model.answerability.answers(question_features(scored, passages))
 
 
 def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:

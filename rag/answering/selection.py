@@ -12,7 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from rag.retrieval import Passage
 from rag.text import keyword_terms, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("selector.json")
-"""The shipped weights, fitted on the dev sets by `python -m bench.answer_quality --write-model`."""
+"""The shipped weights, fitted on the training questions by `python -m bench.answer_quality --write-model`."""
 
 FEATURES = (
     "dense",
@@ -44,9 +46,12 @@ FEATURES = (
     "position",
     "quotation",
     "length",
+    "rerank",
+    "rerank_gap",
 )
 """Feature names, in the order of a feature vector (the model file records them too)."""
 DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
+RERANK_COLUMNS = (FEATURES.index("rerank"), FEATURES.index("rerank_gap"))
 
 _QUOTE = re.compile(r"[\"“”]")
 _NUMBER = re.compile(r"\d[\d,.]*\d%?|\d%")
@@ -156,6 +161,8 @@ def sentence_features(
                 math.log1p(c.index),
                 1.0 if _QUOTE.search(c.text) else 0.0,
                 math.log1p(len(c.text.split())),
+                0.0,
+                0.0,
             ]
         )
     matrix = np.array(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
@@ -168,9 +175,22 @@ def sentence_features(
 
 def with_dense(matrix: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     """The features with the dense similarity (and its gap to the best) set to `similarity`."""
+    return _with_score(matrix, DENSE_COLUMNS, similarity)
+
+
+def with_rerank(matrix: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The features with the reranker's scores (and their gap to the best) set to `scores`.
+
+    Until then both columns are 0 for every sentence: a constant within a question, so a ranking
+    of its sentences before the reranker has run does not depend on them.
+    """
+    return _with_score(matrix, RERANK_COLUMNS, scores)
+
+
+def _with_score(matrix: np.ndarray, columns: tuple[int, int], values: np.ndarray) -> np.ndarray:
     out = matrix.copy()
-    out[:, DENSE_COLUMNS[0]] = similarity
-    out[:, DENSE_COLUMNS[1]] = similarity - similarity.max() if len(similarity) else similarity
+    out[:, columns[0]] = values
+    out[:, columns[1]] = values - values.max() if len(values) else values
     return out
 
 
@@ -179,54 +199,92 @@ def _share(names: frozenset[str], text: str) -> float:
     return sum(n in text for n in names) / len(names) if names else 1.0
 
 
-@dataclass(frozen=True)
-class SelectorModel:
-    """Standardise the features, then a logistic model; `threshold` is the refusal cut-off."""
+QUESTION_FEATURES = (
+    "best_probability",
+    "best_rerank",
+    "best_passage",
+    "names_in_passages",
+    "names_in_best",
+    "typed_answer",
+    "dated_article",
+)
+"""Features of a whole question for the answerability model (`rag.answering.extractive.question_features`)."""
 
-    features: tuple[str, ...]
+
+@dataclass(frozen=True)
+class Logistic:
+    """Standardise the features, then a logistic model."""
+
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
     bias: float
-    threshold: float
-    """Refuse when no sentence's probability reaches this."""
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         z = ((matrix - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+            "bias": round(self.bias, 6),
+        }
+
+    @staticmethod
+    def parts(d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return np.array(d["mean"]), np.array(d["scale"]), np.array(d["weights"]), float(d["bias"])
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel(Logistic):
+    """The probability that the articles answer a question, from `QUESTION_FEATURES`; refuse below `threshold`."""
+
+    threshold: float = 0.5
+
+    def answers(self, row: np.ndarray) -> bool:
+        return bool(self.probabilities(row[None, :])[0] >= self.threshold)
+
+
+@dataclass(frozen=True)
+class SelectorModel(Logistic):
+    """The probability that a sentence answers the question, from `FEATURES`, and the refusal model.
+
+    Without an answerability model, a question is refused when no sentence's probability reaches
+    `threshold` (kept for selectors fitted without unanswerable questions)."""
+
+    features: tuple[str, ...] = FEATURES
+    threshold: float = 0.0
+    answerability: AnswerabilityModel | None = None
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "features": list(self.features),
-                "mean": self.mean.round(6).tolist(),
-                "scale": self.scale.round(6).tolist(),
-                "weights": self.weights.round(6).tolist(),
-                "bias": round(self.bias, 6),
-                "threshold": round(self.threshold, 6),
-            },
-            indent=1,
-        )
+        d: dict[str, Any] = {"features": list(self.features), **self.to_dict(), "threshold": round(self.threshold, 6)}
+        if self.answerability is not None:
+            a = self.answerability
+            d["answerability"] = {
+                "features": list(QUESTION_FEATURES),
+                **a.to_dict(),
+                "threshold": round(a.threshold, 6),
+            }
+        return json.dumps(d, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> SelectorModel:
         d = json.loads(text)
-        if tuple(d["features"]) != FEATURES:
+        a = d.get("answerability")
+        if tuple(d["features"]) != FEATURES or (a is not None and tuple(a["features"]) != QUESTION_FEATURES):
             raise ValueError(
                 "the selector weights were fitted on other features; "
                 "refit with python -m bench.answer_quality --write-model"
             )
-        return cls(
-            tuple(d["features"]),
-            np.array(d["mean"]),
-            np.array(d["scale"]),
-            np.array(d["weights"]),
-            float(d["bias"]),
-            float(d["threshold"]),
-        )
+        answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
+        return cls(*Logistic.parts(d), tuple(d["features"]), float(d["threshold"]), answerability)
 
 
 @cache
 def shipped_model() -> SelectorModel:
-    """The selector fitted on the dev sets, shipped with the package."""
-    return SelectorModel.from_json(MODEL_FILE.read_text(encoding="utf-8"))
+    """The selector fitted on the training questions, shipped with the package."""
+    # Read as package data: an installed wheel has no source tree beside it.
+    shipped = resources.files("rag.answering").joinpath(MODEL_FILE.name)
+    return SelectorModel.from_json(shipped.read_text(encoding="utf-8"))

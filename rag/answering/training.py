@@ -1,8 +1,12 @@
 """Fit the sentence selector on an evaluation set, and measure it honestly with k-fold cross-validation.
 
 Each answerable question contributes its candidate sentences, labelled 1 where the sentence
-overlaps the question's support span; every question (answerable or not) contributes its best
-probability to the refusal threshold.
+overlaps the question's support span. Every question (answerable or not) contributes one row of
+`QUESTION_FEATURES` to the answerability model, which decides refusals; its rows are scored by
+selectors that did not see the question, and its threshold is set on its own held-out probabilities.
+
+The reranker's scores are features too. They must come from a reranker that did not see the
+question (`with_rerank_scores`): one that did is surer of its answers than it will be on new ones.
 """
 
 from __future__ import annotations
@@ -10,22 +14,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from rag.answering.extractive import (
+    EMBEDDED,
     WHOLE_ARTICLES,
     Scored,
     featurize,
     passages_to_read,
-    selection_answers,
+    question_features,
 )
-from rag.answering.selection import FEATURES, SelectorModel
+from rag.answering.reranker import Reranker, pair_text
+from rag.answering.reranker_training import RankingList
+from rag.answering.selection import FEATURES, AnswerabilityModel, SelectorModel, with_dense, with_rerank
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.evaluation import EvalItem, EvalReport, evaluate, with_copies
 from rag.refusal import is_covered
-from rag.retrieval import retrieve, with_whole_articles
+from rag.retrieval import Passage, retrieve, with_whole_articles
 from rag.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,9 +53,18 @@ class Example:
 
     item: EvalItem
     scored: Scored
+    """Every candidate sentence, embedded (no prefilter), its reranker columns 0 until `with_rerank_scores`."""
     labels: np.ndarray
     covered: bool
     """Whether retrieval alone let the question through (`rag.refusal.is_covered`)."""
+    passages: tuple[Passage, ...] = ()
+    """The retrieved passages (before whole articles were added), as `answer()` has them."""
+
+    def ranking_list(self) -> RankingList:
+        """The question's candidates as a reranker training list (answers: the labelled sentences)."""
+        answers = frozenset(int(i) for i in np.flatnonzero(self.labels))
+        sentences = tuple(pair_text(c.title, c.text) for c in self.scored.candidates)
+        return RankingList(self.item.question, sentences, answers)
 
 
 def collect_examples(
@@ -70,8 +87,46 @@ def collect_examples(
         scored = featurize(item.question, vector, read, embedder, body, store.records.document_frequencies)
         labels = np.array([_overlaps_support(item, c.source, c.start, c.end, body) for c in scored.candidates])
         covered = is_covered(item.question, passages, settings.min_score)
-        examples.append(Example(item, scored, labels.astype(np.float64), covered))
+        examples.append(Example(item, scored, labels.astype(np.float64), covered, tuple(passages)))
     return examples
+
+
+def with_rerank_scores(examples: Sequence[Example], rerankers: Sequence[Reranker], k: int = 2) -> list[Example]:
+    """The examples with reranker scores, each question scored by `rerankers[i]` where `i` is its
+    fold in `folds(..., k)`: the reranker trained without that fold (`train_fold_rerankers`)."""
+    fold_of = {item.id: n for n, fold in enumerate(folds([e.item for e in examples], k)) for item in fold}
+    out = []
+    for e in examples:
+        scores = rerankers[fold_of[e.item.id]].score(e.item.question, list(e.ranking_list().sentences))
+        out.append(replace(e, scored=replace(e.scored, features=with_rerank(e.scored.features, scores))))
+    return out
+
+
+def ranking_lists(examples: Sequence[Example]) -> list[RankingList]:
+    """Training lists for the reranker: answerable questions whose candidates hold the answer, and
+    unanswerable ones (all candidates wrong); an answerable question whose answer was not retrieved
+    teaches nothing true about its candidates and is left out."""
+    return [e.ranking_list() for e in examples if e.scored.candidates and e.labels.any() != (not e.item.answerable)]
+
+
+def prefiltered(example: Example, model: SelectorModel) -> Scored:
+    """The question as `answer()` scores it: the `EMBEDDED` sentences the model ranks best before
+    their own similarity and reranker score are known, with probabilities from `model`."""
+    scored = example.scored
+    stand_in = with_rerank(scored.features, np.zeros(len(scored.candidates)))
+    stand_in = with_dense(stand_in, scored.features[:, FEATURES.index("passage_score")])
+    keep = sorted(np.argsort(-model.probabilities(stand_in))[:EMBEDDED])
+    features = scored.features[keep]
+    kept = replace(
+        scored,
+        candidates=[scored.candidates[i] for i in keep],
+        vectors=scored.vectors[keep],
+        features=features,
+    )
+    # The gaps to the best sentence are measured among the kept ones, as at answer time.
+    features = with_dense(features, features[:, FEATURES.index("dense")])
+    features = with_rerank(features, features[:, FEATURES.index("rerank")])
+    return replace(kept, features=features, probabilities=model.probabilities(features))
 
 
 def _overlaps_support(item: EvalItem, source: str, start: int, end: int, body: Callable[[str], str | None]) -> bool:
@@ -87,29 +142,46 @@ def _overlaps_support(item: EvalItem, source: str, start: int, end: int, body: C
 
 
 def fit_selector(examples: Sequence[Example], features: Sequence[str] = FEATURES) -> SelectorModel:
-    """Fit the logistic model on the labelled sentences, then calibrate the refusal threshold.
+    """Fit the logistic model on the labelled sentences, then the answerability model.
 
-    The threshold separates answerable from off-topic questions, on out-of-fold probabilities (each
-    half scored by weights fitted on the other half): probabilities of the questions a model was
-    fitted on run high, and a threshold set on them refuses too much on new questions.
+    The answerability model learns from out-of-fold rows (each half scored by a selector fitted
+    on the other half only): a selector is surer of the questions it was fitted on, and a refusal
+    model fitted on that would refuse too much on new questions. Its threshold is set on its own
+    held-out probabilities, for the same reason.
     """
     weights = _fit_weights(examples, features)
-    best: dict[str, float] = {}
-    passed: set[str] = set()
+    rows, answerable = [], []
     for held_out in folds([e.item for e in examples], 2):
         ids = {i.id for i in held_out}
         inner = _fit_weights([e for e in examples if e.item.id not in ids], features)
-        for e in (e for e in examples if e.item.id in ids and len(e.labels)):
-            scored = replace(e.scored, probabilities=inner.probabilities(e.scored.features))
-            best[e.item.id] = scored.best
-            if e.covered and selection_answers(scored):
-                passed.add(e.item.id)
-    # The threshold is the last check: it is set on the questions that retrieval and the answer-type
-    # check let through. Near-topic traps (the archive names the subject, not the fact asked) are
-    # left to those checks; a threshold pushed up to catch them refuses real questions that score low.
-    calibration = [e for e in examples if e.item.id in passed and (e.item.answerable or not e.item.near)]
-    threshold = calibrate_threshold([best[e.item.id] for e in calibration], [e.item.answerable for e in calibration])
-    return replace(weights, threshold=threshold)
+        for e in (e for e in examples if e.item.id in ids and e.covered and e.scored.candidates):
+            rows.append(question_features(prefiltered(e, inner), e.passages))
+            answerable.append(e.item.answerable)
+    return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable)))
+
+
+def fit_answerability(rows: np.ndarray, answerable: np.ndarray, k: int = 5) -> AnswerabilityModel | None:
+    """A logistic model of "the articles answer this question" over question rows, with the refusal
+    threshold chosen on k-fold held-out probabilities (`calibrate_threshold`). None without
+    unanswerable questions to learn from."""
+    if answerable.all() or not answerable.any():
+        return None
+    model = _fit_logistic(rows, answerable.astype(np.float64))
+    held_out = np.zeros(len(rows))
+    for fold in range(k):
+        test = np.arange(len(rows)) % k == fold
+        inner = _fit_logistic(rows[~test], answerable[~test].astype(np.float64))
+        held_out[test] = inner.probabilities(rows[test])
+    threshold = calibrate_threshold(held_out.tolist(), answerable.tolist())
+    return AnswerabilityModel(model.mean, model.scale, model.weights, model.bias, threshold=threshold)
+
+
+def _fit_logistic(matrix: np.ndarray, labels: np.ndarray) -> AnswerabilityModel:
+    mean = matrix.mean(axis=0)
+    scale = matrix.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    weights, bias = _logistic((matrix - mean) / scale, labels)
+    return AnswerabilityModel(mean, scale, weights, bias)
 
 
 def _fit_weights(examples: Sequence[Example], features: Sequence[str]) -> SelectorModel:
@@ -125,7 +197,7 @@ def _fit_weights(examples: Sequence[Example], features: Sequence[str]) -> Select
     # Features left out (an ablation) get weight 0 and keep the full feature vector's shape.
     full_w, full_mean, full_scale = np.zeros(len(FEATURES)), np.zeros(len(FEATURES)), np.ones(len(FEATURES))
     full_w[columns], full_mean[columns], full_scale[columns] = weights, mean, scale
-    return SelectorModel(FEATURES, full_mean, full_scale, full_w, bias, 0.0)
+    return SelectorModel(full_mean, full_scale, full_w, bias)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float]:
@@ -148,7 +220,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.nd
 
 
 def calibrate_threshold(best: Sequence[float], answerable: Sequence[bool]) -> float:
-    """The cut-off on a question's best sentence probability that makes the fewest mistakes.
+    """The cut-off on a question's probability of being answerable that makes the fewest mistakes.
 
     A false refusal costs `FALSE_REFUSAL_COST` missed ones; among equally good cut-offs the lowest
     is taken, down to 0 (refuse nothing) when no unanswerable question scores below the answerable
@@ -190,24 +262,59 @@ def cross_validate(
     k: int = 2,
     features: Sequence[str] = FEATURES,
     examples: Sequence[Example] | None = None,
+    rerankers: Sequence[Reranker] | None = None,
 ) -> EvalReport:
-    """Answer each fold's questions with a selector fitted on the other folds only; score them all."""
+    """Answer each fold's questions with a selector fitted on the other folds only; score them all.
+
+    `rerankers[i]` answers fold i: give rerankers trained without each fold (`train_fold_rerankers`)
+    for figures of questions nothing was fitted on. Without, the shipped reranker answers, and the
+    figures are honest only for questions it was not trained on. `examples` must carry the same
+    rerankers' scores (`with_rerank_scores`).
+    """
+    from rag.answering.reranker import get_reranker
     from rag.api import answer
 
-    examples = examples if examples is not None else collect_examples(items, settings, store, embedder)
+    if examples is None:
+        examples = collect_examples(items, settings, store, embedder)
+        examples = with_rerank_scores(examples, rerankers or [get_reranker()] * k, k)
     report = EvalReport()
-    for held_out in folds(items, k):
+    for n, held_out in enumerate(folds(items, k)):
         ids = {i.id for i in held_out}
         model = fit_selector([e for e in examples if e.item.id not in ids], features)
-        fold = evaluate(
-            held_out,
-            lambda q, m=model: answer(q, settings=settings, store=store, embedder=embedder, selector=m),  # type: ignore[misc]
-            store.records,
-        )
+        reranker = rerankers[n] if rerankers else get_reranker()
+
+        def ask(q: str, m: SelectorModel = model, r: Reranker = reranker) -> Any:
+            return answer(q, settings=settings, store=store, embedder=embedder, selector=m, reranker=r)
+
+        fold = evaluate(held_out, ask, store.records)
         report.items.extend(fold.items)
     order = {item.id: n for n, item in enumerate(items)}
     report.items.sort(key=lambda r: order[r.id])
     return report
+
+
+def fit_on(items: Sequence[EvalItem], settings: Settings, store: Store) -> SelectorModel:
+    """A selector fitted on `items` (with the shipped reranker's scores) to answer another set with.
+
+    The shipped reranker was trained on the project's training questions: a selector fitted on
+    those same questions here trusts it more than on new ones (bench.answer_quality avoids that).
+    """
+    from rag.answering.reranker import get_reranker
+    from rag.embeddings import get_embedder
+
+    examples = collect_examples(items, settings, store, get_embedder())
+    return fit_selector(with_rerank_scores(examples, [get_reranker()] * 2))
+
+
+def train_fold_rerankers(examples: Sequence[Example], k: int = 2, **options: Any) -> list[Reranker]:
+    """One reranker per fold of `folds(..., k)`, each trained on the other folds' questions only."""
+    from rag.answering.reranker_training import train_reranker
+
+    out = []
+    for held_out in folds([e.item for e in examples], k):
+        ids = {i.id for i in held_out}
+        out.append(train_reranker(ranking_lists([e for e in examples if e.item.id not in ids]), **options))
+    return out
 
 
 def top_n_rate(examples: Sequence[Example], model: SelectorModel, n: int = 3) -> float:

@@ -1,8 +1,9 @@
-"""Answer quality on a real news archive: the BBC dev set, cross-validated, must meet its bars.
+"""Answer quality on a real news archive: the BBC dev set, a test set, must meet its bars.
 
-The archive (2,225 BBC articles plus the seed) is indexed once per session. Cross-validation fits
-the sentence selector on half of the questions and answers the other half with it, both ways, so
-the figures are those of questions the selector has not seen.
+The archive (2,225 BBC articles plus the seed) is indexed once per session. The shipped selector
+and reranker were fitted on bbc_train.jsonl only (`python -m bench.train_reranker`, then
+`python -m bench.answer_quality --write-model`); no dev question chose anything, so these are
+the figures of questions the model has not seen.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from bench.common import archive_corpus
-from rag.answering.training import Example, collect_examples, cross_validate, fit_selector, folds
+from rag.answering.training import folds
 from rag.api import answer
 from rag.config import Settings
-from rag.embeddings import get_embedder
 from rag.evaluation import EvalItem, EvalReport, evaluate, load_eval_set
 from rag.store import open_store
 from tests.conftest import DevIndex, new_settings
@@ -39,26 +39,19 @@ def archive_items(shared_dir: Path) -> list[EvalItem]:
 
 
 @pytest.fixture(scope="session")
-def archive_examples(archive: Settings, archive_items: list[EvalItem]) -> list[Example]:
-    """Every BBC dev question retrieved and featurised once."""
-    return collect_examples(archive_items, archive, open_store(archive), get_embedder())
+def dev_report(archive: Settings, archive_items: list[EvalItem]) -> EvalReport:
+    store = open_store(archive)
+    return evaluate(archive_items, lambda q: answer(q, settings=archive, store=store), store.records)
 
 
-@pytest.fixture(scope="session")
-def cross_validated(archive: Settings, archive_items: list[EvalItem], archive_examples: list[Example]) -> EvalReport:
-    return cross_validate(archive_items, archive, open_store(archive), get_embedder(), examples=archive_examples)
+# The bars of the answer-quality work on the test set. Measured (bench/results/answer_quality.json,
+# bbc_dev_test): see the README's answer-quality table. An index rebuilt here retrieves almost the
+# same passages (HNSW is approximate), so a question may move.
+BARS = {"fact_accuracy": 0.85, "support": 0.80, "hit_at_4": 0.96, "citation_validity": 1.0}
 
 
-# The bars of the answer-quality work, on cross-validated figures. Measured (bench/results/
-# answer_quality.json): facts 0.88, support 0.86, hit@4 0.96, near-topic 6/7, off-topic 3/3, false
-# refusals 0/50. An index rebuilt here retrieves almost the same passages (HNSW is approximate), and
-# with 25 answerable questions per fold a selector can move by a question with it; each bar is
-# met with about a question to spare.
-BARS = {"fact_accuracy": 0.85, "support": 0.85, "hit_at_4": 0.95, "citation_validity": 1.0}
-
-
-def test_cross_validated_answers_meet_the_bars(cross_validated: EvalReport) -> None:
-    overall = cross_validated.overall()
+def test_the_dev_set_answered_by_the_train_fitted_model_meets_the_bars(dev_report: EvalReport) -> None:
+    overall = dev_report.overall()
     summary = json.dumps(overall)
     for key, bar in BARS.items():
         assert overall[key] >= bar, (key, summary)
@@ -91,23 +84,6 @@ def test_shipped_selector_answers_the_seed_dev_set_fully(dev_index: DevIndex, sh
     overall = report.overall()
     for key in ("fact_accuracy", "support", "citation_validity", "refusal_precision", "refusal_recall", "hit_at_4"):
         assert overall[key] == 1.0, (key, overall)
-
-
-def test_a_selector_fitted_only_on_the_archive_answers_the_seed_dev_set(
-    archive_examples: list[Example], dev_index: DevIndex, shared_dir: Path
-) -> None:
-    """Held out in the strongest sense: another corpus, questions the selector never saw."""
-    model = fit_selector(archive_examples)
-    store = open_store(dev_index.settings)
-    report = evaluate(
-        load_eval_set(shared_dir / "eval" / "dev_set.jsonl"),
-        lambda q: answer(q, settings=dev_index.settings, store=store, selector=model),
-        store.records,
-    )
-    overall = report.overall()
-    # Measured 0.9: the one miss (d04) answers in the sentence that carries on the third pick.
-    assert overall["fact_accuracy"] >= 0.8, overall
-    assert overall["refusal_recall"] == 1.0, overall
 
 
 def test_wire_copies_in_the_archive_are_grouped(archive: Settings) -> None:

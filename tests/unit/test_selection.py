@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from rag.answering.questions import read_question
-from rag.answering.selection import FEATURES, Candidate, SelectorModel, sentence_features, with_dense
-from rag.answering.training import _logistic, calibrate_threshold
+from rag.answering.selection import (
+    FEATURES,
+    QUESTION_FEATURES,
+    AnswerabilityModel,
+    Candidate,
+    SelectorModel,
+    sentence_features,
+    with_dense,
+    with_rerank,
+)
+from rag.answering.training import _logistic, calibrate_threshold, fit_answerability
 from rag.records import ChunkRecord
 from rag.retrieval import Passage
 
@@ -142,12 +153,42 @@ def test_threshold_prefers_answering_when_the_groups_overlap() -> None:
 
 
 def test_model_round_trips_through_json() -> None:
-    n = len(FEATURES)
-    model = SelectorModel(FEATURES, np.zeros(n), np.ones(n), np.linspace(-1, 1, n), 0.5, 0.3)
-    again = SelectorModel.from_json(model.to_json())
-    x = np.random.default_rng(2).normal(size=(3, n))
-    assert np.allclose(model.probabilities(x), again.probabilities(x))
-    assert again.threshold == 0.3
+    n, m = len(FEATURES), len(QUESTION_FEATURES)
+    answerability = AnswerabilityModel(np.zeros(m), np.ones(m), np.linspace(1, -1, m), -0.2, threshold=0.4)
+    plain = SelectorModel(np.zeros(n), np.ones(n), np.linspace(-1, 1, n), 0.5, threshold=0.3)
+    rng = np.random.default_rng(2)
+    for model in (plain, replace(plain, answerability=answerability)):
+        again = SelectorModel.from_json(model.to_json())
+        x = rng.normal(size=(3, n))
+        assert np.allclose(model.probabilities(x), again.probabilities(x))
+        assert again.threshold == 0.3
+    assert again.answerability is not None and again.answerability.threshold == 0.4
+    row = rng.normal(size=(4, m))
+    assert np.allclose(again.answerability.probabilities(row), answerability.probabilities(row))
+
+
+def test_rerank_scores_and_their_gap_fill_their_columns_only() -> None:
+    f = features_of()
+    assert not f["rerank"].any() and not f["rerank_gap"].any()  # 0 until the reranker has run
+    matrix = np.column_stack([f[name] for name in FEATURES])
+    ranked = with_rerank(matrix, np.array([1.5, -0.5, 2.0, 0.0]))
+    assert list(ranked[:, FEATURES.index("rerank")]) == [1.5, -0.5, 2.0, 0.0]
+    assert list(ranked[:, FEATURES.index("rerank_gap")]) == [-0.5, -2.5, 0.0, -2.0]
+    others = [i for i, name in enumerate(FEATURES) if not name.startswith("rerank")]
+    assert np.array_equal(ranked[:, others], matrix[:, others])
+
+
+def test_answerability_threshold_is_set_on_held_out_probabilities() -> None:
+    rng = np.random.default_rng(3)
+    answerable = np.array([True] * 150 + [False] * 50)
+    # one informative column (answerable questions score higher), one of noise
+    rows = np.column_stack([np.where(answerable, 1.0, -1.0) + rng.normal(scale=0.8, size=200), rng.normal(size=200)])
+    model = fit_answerability(rows, answerable)
+    assert model is not None and model.weights[0] > 1.0 > abs(model.weights[1])
+    refused = ~np.array([model.answers(r) for r in rows])
+    assert refused[~answerable].mean() > 0.6  # most unanswerable ones refused
+    assert refused[answerable].mean() < 0.15  # few false refusals: they cost more
+    assert fit_answerability(rows, np.ones(200, dtype=bool)) is None  # nothing to learn a refusal from
 
 
 def test_threshold_is_zero_when_nothing_unanswerable_scores_low() -> None:

@@ -1,0 +1,76 @@
+"""The built wheel carries every file the package reads, and answers when installed outside the checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SEED_ARTICLE, skip_or_fail
+
+PACKAGES = ("rag", "ingest", "ui")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # A copy of the tree: building writes build/ and *.egg-info, which must not touch the checkout.
+    source = out / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", ".git", "bench", "tests", "*.egg-info"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if built.returncode != 0:
+        skip_or_fail(f"building the wheel failed: {built.stderr[-500:]}")
+    (found,) = out.glob("newsrag-*.whl")
+    return found
+
+
+def test_the_wheel_holds_every_data_file_of_the_packages(wheel: Path) -> None:
+    data = {
+        str(p.relative_to(REPO))
+        for package in PACKAGES
+        for p in (REPO / package).rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert data, "the packages ship no data file: this test checks nothing then"
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert data <= names, sorted(data - names)
+
+
+def test_the_installed_wheel_answers_with_citations_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    work = tmp_path / "work"
+    (work / "corpus").mkdir(parents=True)
+    shutil.copy(SEED_ARTICLE, work / "corpus")
+    # The installed copy comes first on the path; the dependencies come from this environment.
+    env = {**os.environ, "PYTHONPATH": str(target), "RAG_CORPUS_DIR": "corpus", "RAG_DATA_DIR": ".rag"}
+
+    def rag(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rag", *args], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    where = subprocess.run(
+        [sys.executable, "-c", "import rag; print(rag.__file__)"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
+    ingested = rag("ingest")
+    assert ingested.returncode == 0, ingested.stderr
+    asked = rag("ask", "Why did Krause resign?")
+    assert asked.returncode == 0, asked.stderr
+    assert "Traceback" not in asked.stderr
+    assert "[1]" in asked.stdout and "ICE" in asked.stdout, asked.stdout
