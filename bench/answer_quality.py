@@ -33,6 +33,12 @@ ABLATIONS = {
     "position": ("lede", "position", "passage_rank"),
 }
 """Feature groups left out in turn (one feature alone is nearly always covered by its neighbours)."""
+QUESTION_ABLATIONS = {
+    "reranker (answerability)": ("best_rerank",),
+    "names (answerability)": ("names_in_passages", "names_in_best"),
+    "answer-type and year checks (answerability)": ("typed_answer", "dated_article"),
+}
+"""Features of the answerability model left out in turn: each hand rule must earn its place."""
 
 
 def build_index(corpus: Path, data_dir: Path):
@@ -65,9 +71,16 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     if write_model:
         MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
 
-    def cv(features=FEATURES) -> dict[str, Any]:
+    def cv(features=FEATURES, answerability_features=QUESTION_FEATURES) -> dict[str, Any]:
         report = cross_validate(
-            train_items, settings, store, embedder, examples=train_examples, rerankers=fold_rerankers, features=features
+            train_items,
+            settings,
+            store,
+            embedder,
+            examples=train_examples,
+            rerankers=fold_rerankers,
+            features=features,
+            answerability_features=answerability_features,
         )
         return report.overall() | {"_items": report.items}
 
@@ -114,7 +127,12 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
         result["ablation_bbc_train_cross_validated"] = {
             f"without {name}": _short(cv([f for f in FEATURES if f not in left_out]))
             for name, left_out in ABLATIONS.items()
-        } | {"(all features)": _short(train_cv)}
+        }
+        result["ablation_bbc_train_cross_validated"] |= {
+            f"without {name}": _short(cv(answerability_features=[f for f in QUESTION_FEATURES if f not in left_out]))
+            for name, left_out in QUESTION_ABLATIONS.items()
+        }
+        result["ablation_bbc_train_cross_validated"]["(all features)"] = _short(train_cv)
     write_result("answer_quality", result)
 
 

@@ -264,10 +264,12 @@ WATCH_REFRESH_SECONDS = 5.0
 
 def main(settings: Settings | None = None, *, watch: bool = False) -> None:
     """Load the model, then serve the chat until interrupted; with `watch`, re-index corpus changes."""
+    from rag.answering.reranker import get_reranker
     from rag.embeddings import get_embedder
 
     settings = settings or Settings.from_env()
     get_embedder().model  # noqa: B018 - load before the first question, not during it
+    get_reranker().module  # noqa: B018 - likewise
     if watch:
         from ingest.watch import start_watching
 

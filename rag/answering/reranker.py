@@ -2,9 +2,9 @@
 
 Word overlap and the embedder's similarity compare the question with a sentence from afar; read
 together, "gave" meets "donated" and a figure meets "how much". The model is the bundled MiniLM
-with its top layers fine-tuned on question / answer-sentence pairs and a linear head on the
+with its layers fine-tuned on question / answer-sentence pairs and a linear head on the
 first token (`rag.answering.reranker_training`). Only the fine-tuned layers and the head ship, in
-`rag/answering/reranker/`; the frozen layers are read from the bundled embedder's weights.
+`rag/answering/reranker/`; the frozen word embeddings are read from the bundled embedder's weights.
 
 Scores are logits against a fixed "no sentence answers" option at 0: above 0, the model thinks
 the sentence answers the question more likely than none does.
@@ -136,9 +136,10 @@ class Reranker:
 
         module = self.module
         out = []
-        with self._lock, torch.inference_mode():
-            for at in range(0, len(sentences), BATCH_SIZE):
+        for at in range(0, len(sentences), BATCH_SIZE):
+            with self._lock:  # the tokenizer keeps per-call settings in shared state
                 batch = module.encode_pairs(question, sentences[at : at + BATCH_SIZE])
+            with torch.inference_mode():
                 out.append(module.logits(batch).float().numpy())
         return np.concatenate(out).astype(np.float64)
 

@@ -3,9 +3,9 @@ learns to put the sentences that answer it above the others and above a fixed "n
 option at 0 (listwise softmax loss). A question that the articles do not answer teaches the other
 side: every sentence below "none".
 
-Only the top `tuned_layers` layers of the bundled MiniLM and the head change, so training costs
-their backward pass alone and the shipped weights stay small. Seeds are fixed: one command
-(`python -m bench.train_reranker`) rebuilds the shipped weights.
+The top `tuned_layers` layers of the bundled MiniLM (all six by default) and the head change; the
+word embeddings stay frozen and are read from the bundled model, so the shipped weights stay
+small. Seeds are fixed: one command (`python -m bench.train_reranker`) rebuilds the shipped weights.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from rag.answering.reranker import CrossEncoderModule, Reranker
 
 log = logging.getLogger(__name__)
 
-TUNED_LAYERS = 2
-"""Top layers fine-tuned: with a few hundred questions, more overfit and cost more to ship."""
+TUNED_LAYERS = 6
+"""Layers fine-tuned (of six). Reading a question and a sentence together is a new task for the
+embedder's layers: with only the top two tuned, 100 training questions put the answer first for
+0.13 of held-out ones, with all six for 0.38 (dense similarity: 0.37). The word embeddings stay
+frozen, so 21 MB of layers ship."""
 EPOCHS = 2
 LIST_SIZE = 24
 """Sentences per question and step: every answer sentence (up to `MAX_POSITIVES`), the rest sampled."""
 MAX_POSITIVES = 4
-LEARNING_RATE = 5e-5
+LEARNING_RATE = 1e-4
 HEAD_LEARNING_RATE = 2e-3
 """The head starts from nothing and needs larger steps than the pre-trained layers."""
 

@@ -28,7 +28,14 @@ from rag.answering.extractive import (
 )
 from rag.answering.reranker import Reranker, pair_text
 from rag.answering.reranker_training import RankingList
-from rag.answering.selection import FEATURES, AnswerabilityModel, SelectorModel, with_dense, with_rerank
+from rag.answering.selection import (
+    FEATURES,
+    QUESTION_FEATURES,
+    AnswerabilityModel,
+    SelectorModel,
+    with_dense,
+    with_rerank,
+)
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.evaluation import EvalItem, EvalReport, evaluate, with_copies
@@ -141,7 +148,11 @@ def _overlaps_support(item: EvalItem, source: str, start: int, end: int, body: C
     return False
 
 
-def fit_selector(examples: Sequence[Example], features: Sequence[str] = FEATURES) -> SelectorModel:
+def fit_selector(
+    examples: Sequence[Example],
+    features: Sequence[str] = FEATURES,
+    answerability_features: Sequence[str] = QUESTION_FEATURES,
+) -> SelectorModel:
     """Fit the logistic model on the labelled sentences, then the answerability model.
 
     The answerability model learns from out-of-fold rows (each half scored by a selector fitted
@@ -157,30 +168,37 @@ def fit_selector(examples: Sequence[Example], features: Sequence[str] = FEATURES
         for e in (e for e in examples if e.item.id in ids and e.covered and e.scored.candidates):
             rows.append(question_features(prefiltered(e, inner), e.passages))
             answerable.append(e.item.answerable)
-    return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable)))
+    columns = [QUESTION_FEATURES.index(f) for f in answerability_features]
+    return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable), columns=columns))
 
 
-def fit_answerability(rows: np.ndarray, answerable: np.ndarray, k: int = 5) -> AnswerabilityModel | None:
-    """A logistic model of "the articles answer this question" over question rows, with the refusal
-    threshold chosen on k-fold held-out probabilities (`calibrate_threshold`). None without
-    unanswerable questions to learn from."""
+def fit_answerability(
+    rows: np.ndarray, answerable: np.ndarray, k: int = 5, columns: Sequence[int] | None = None
+) -> AnswerabilityModel | None:
+    """A logistic model of "the articles answer this question" over question rows (over `columns`
+    only, for an ablation: the others get weight 0), with the refusal threshold chosen on k-fold
+    held-out probabilities (`calibrate_threshold`). None without unanswerable questions to learn from."""
     if answerable.all() or not answerable.any():
         return None
-    model = _fit_logistic(rows, answerable.astype(np.float64))
+    columns = list(range(rows.shape[1])) if columns is None else list(columns)
+    model = _fit_logistic(rows, answerable.astype(np.float64), columns)
     held_out = np.zeros(len(rows))
     for fold in range(k):
         test = np.arange(len(rows)) % k == fold
-        inner = _fit_logistic(rows[~test], answerable[~test].astype(np.float64))
+        inner = _fit_logistic(rows[~test], answerable[~test].astype(np.float64), columns)
         held_out[test] = inner.probabilities(rows[test])
     threshold = calibrate_threshold(held_out.tolist(), answerable.tolist())
-    return AnswerabilityModel(model.mean, model.scale, model.weights, model.bias, threshold=threshold)
+    return replace(model, threshold=threshold)
 
 
-def _fit_logistic(matrix: np.ndarray, labels: np.ndarray) -> AnswerabilityModel:
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    weights, bias = _logistic((matrix - mean) / scale, labels)
+def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]) -> AnswerabilityModel:
+    mean, scale, weights = np.zeros(matrix.shape[1]), np.ones(matrix.shape[1]), np.zeros(matrix.shape[1])
+    used = matrix[:, columns]
+    mean[columns] = used.mean(axis=0)
+    spread = used.std(axis=0)
+    spread[spread < 1e-9] = 1.0
+    scale[columns] = spread
+    weights[columns], bias = _logistic((used - mean[columns]) / spread, labels)
     return AnswerabilityModel(mean, scale, weights, bias)
 
 
@@ -263,6 +281,7 @@ def cross_validate(
     features: Sequence[str] = FEATURES,
     examples: Sequence[Example] | None = None,
     rerankers: Sequence[Reranker] | None = None,
+    answerability_features: Sequence[str] = QUESTION_FEATURES,
 ) -> EvalReport:
     """Answer each fold's questions with a selector fitted on the other folds only; score them all.
 
@@ -280,7 +299,7 @@ def cross_validate(
     report = EvalReport()
     for n, held_out in enumerate(folds(items, k)):
         ids = {i.id for i in held_out}
-        model = fit_selector([e for e in examples if e.item.id not in ids], features)
+        model = fit_selector([e for e in examples if e.item.id not in ids], features, answerability_features)
         reranker = rerankers[n] if rerankers else get_reranker()
 
         def ask(q: str, m: SelectorModel = model, r: Reranker = reranker) -> Any:

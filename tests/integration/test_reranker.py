@@ -42,7 +42,8 @@ def smoke_lists() -> list[RankingList]:
 
 @pytest.fixture(scope="module")
 def trained() -> Reranker:
-    return train_reranker(smoke_lists(), epochs=4, list_size=5, seed=0)
+    # Two tuned layers keep the smoke run short; the shipped reranker tunes all six.
+    return train_reranker(smoke_lists(), epochs=4, list_size=5, seed=0, tuned_layers=2)
 
 
 def test_a_short_training_run_puts_the_answers_first(trained: Reranker) -> None:
@@ -53,7 +54,7 @@ def test_a_short_training_run_puts_the_answers_first(trained: Reranker) -> None:
 def test_an_unanswerable_list_teaches_every_sentence_below_none() -> None:
     unanswerable = RankingList("What is the recipe for Quell soup?", tuple(FILLER), frozenset())
     lists = smoke_lists() + [unanswerable] * 3
-    reranker = train_reranker(lists, epochs=4, list_size=5, seed=0)
+    reranker = train_reranker(lists, epochs=4, list_size=5, seed=0, tuned_layers=2)
     assert (reranker.score(unanswerable.question, FILLER) < 0).all()
 
 

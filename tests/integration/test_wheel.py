@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -47,30 +48,43 @@ def test_the_wheel_holds_every_data_file_of_the_packages(wheel: Path) -> None:
 
 
 def test_the_installed_wheel_answers_with_citations_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
-    target = tmp_path / "site"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    (site,) = venv.glob("lib/python*/site-packages")
+    # The dependencies come from this environment's site-packages, added as a plain path: its own
+    # .pth files (among them this checkout's editable install) are not run, so only the wheel's copy
+    # of the package can be imported.
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--quiet",
+            str(wheel),
+        ],
         check=True,
         timeout=300,
     )
     work = tmp_path / "work"
     (work / "corpus").mkdir(parents=True)
     shutil.copy(SEED_ARTICLE, work / "corpus")
-    # The installed copy comes first on the path; the dependencies come from this environment.
-    env = {**os.environ, "PYTHONPATH": str(target), "RAG_CORPUS_DIR": "corpus", "RAG_DATA_DIR": ".rag"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"RAG_CORPUS_DIR": "corpus", "RAG_DATA_DIR": ".rag"}
 
-    def rag(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "rag", *args], cwd=work, env=env, capture_output=True, text=True, timeout=300
-        )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), cwd=work, env=env, capture_output=True, text=True, timeout=300)
 
-    where = subprocess.run(
-        [sys.executable, "-c", "import rag; print(rag.__file__)"], cwd=work, env=env, capture_output=True, text=True
-    )
-    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
-    ingested = rag("ingest")
+    where = run(str(venv / "bin" / "python"), "-c", "import rag; print(rag.__file__)")
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr
+    rag = str(venv / "bin" / "rag")
+    ingested = run(rag, "ingest")
     assert ingested.returncode == 0, ingested.stderr
-    asked = rag("ask", "Why did Krause resign?")
+    asked = run(rag, "ask", "Why did Krause resign?")
     assert asked.returncode == 0, asked.stderr
     assert "Traceback" not in asked.stderr
     assert "[1]" in asked.stdout and "ICE" in asked.stdout, asked.stdout

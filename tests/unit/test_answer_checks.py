@@ -4,6 +4,7 @@ the question names (pure logic over hand-made sentences, no model)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rag.answering.extractive import Scored, has_typed_candidate, quotes_a_dated_article
 from rag.answering.questions import read_question
@@ -59,3 +60,39 @@ def test_only_the_most_probable_sentences_count() -> None:
     question = "Which club won the 2005 cup final?"
     sentences = [("b", "Rovers won."), ("b", "City lost."), ("b", "The crowd sang."), ("a", "City won in 2005.")]
     assert not quotes_a_dated_article(scored(question, sentences, frozenset({"a"})))
+
+
+def test_question_features_describe_the_best_sentence_and_the_passages() -> None:
+    from rag.answering.extractive import question_features
+    from rag.answering.selection import FEATURES, QUESTION_FEATURES, with_rerank
+    from rag.records import ChunkRecord
+    from rag.retrieval import Passage
+
+    s = scored("How much did Jane Doe give to the Acme Fund?", [("a", "Jane Doe has donated $1m to the Acme Fund.")])
+    s = Scored(s.question, s.candidates, s.vectors, with_rerank(s.features, np.array([2.5])), s.probabilities)
+    chunk = ChunkRecord("c1", "a", "Title", 0, 40, "Jane Doe visited the fund.", None, None, None)
+    row = dict(zip(QUESTION_FEATURES, question_features(s, [Passage(chunk, 0.42, np.zeros(2))]), strict=True))
+    assert row["best_probability"] == pytest.approx(np.log(0.9 / 0.1))  # the probability's logit
+    assert row["best_rerank"] == 2.5
+    assert row["best_passage"] == 0.42
+    assert row["names_in_passages"] == 0.75  # jane, doe and fund; not acme
+    assert row["names_in_best"] == s.features[0, FEATURES.index("names_in_sentence")] == 1.0
+    assert row["typed_answer"] == 1.0 and row["dated_article"] == 1.0
+
+
+def test_without_an_answerability_model_the_threshold_and_checks_decide() -> None:
+    from dataclasses import replace
+
+    from rag.answering.extractive import answers_question
+    from rag.answering.selection import FEATURES, QUESTION_FEATURES, AnswerabilityModel, SelectorModel
+
+    n, m = len(FEATURES), len(QUESTION_FEATURES)
+    model = SelectorModel(np.zeros(n), np.ones(n), np.zeros(n), 0.0, threshold=0.5)
+    s = scored("Who won the cup final?", [("a", "Rovers won the final.")])  # best probability 0.9
+    assert answers_question(model, s, [])
+    assert not answers_question(replace(model, threshold=0.95), s, [])
+    # With an answerability model, its verdict alone counts: a bias far below 0 refuses everything.
+    never = AnswerabilityModel(np.zeros(m), np.ones(m), np.zeros(m), -10.0, threshold=0.5)
+    assert not answers_question(replace(model, answerability=never), s, [])
+    always = replace(never, bias=10.0)
+    assert answers_question(replace(model, threshold=0.95, answerability=always), s, [])
