@@ -30,7 +30,7 @@ ABLATIONS = {
     "word overlap": ("idf_overlap", "overlap_gap", "focus_overlap", "previous_overlap", "article_overlap"),
     "names and numbers": ("names_in_sentence", "names_in_article", "question_numbers"),
     "answer type": ("type_match", "type_missing"),
-    "position": ("lede", "position", "passage_rank"),
+    "position": ("position", "passage_rank"),
 }
 """Feature groups left out in turn (one feature alone is nearly always covered by its neighbours)."""
 QUESTION_ABLATIONS = {
@@ -55,7 +55,7 @@ def build_index(corpus: Path, data_dir: Path):
 def main(shared: Path, write_model: bool, ablation: bool) -> None:
     from bench.train_reranker import load_fold_rerankers
     from rag.answering.reranker import get_reranker
-    from rag.answering.selection import FEATURES, MODEL_FILE, QUESTION_FEATURES
+    from rag.answering.selection import FEATURES, FITTED_FEATURES, MODEL_FILE, QUESTION_FEATURES
     from rag.answering.training import cross_validate, fit_selector, top_n_rate, with_rerank_scores
     from rag.api import answer
     from rag.embeddings import get_embedder
@@ -71,7 +71,7 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     if write_model:
         MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
 
-    def cv(features=FEATURES, answerability_features=QUESTION_FEATURES) -> dict[str, Any]:
+    def cv(features=FITTED_FEATURES, answerability_features=QUESTION_FEATURES) -> dict[str, Any]:
         report = cross_validate(
             train_items,
             settings,
@@ -125,7 +125,7 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     }
     if ablation:
         result["ablation_bbc_train_cross_validated"] = {
-            f"without {name}": _short(cv([f for f in FEATURES if f not in left_out]))
+            f"without {name}": _short(cv([f for f in FITTED_FEATURES if f not in left_out]))
             for name, left_out in ABLATIONS.items()
         }
         result["ablation_bbc_train_cross_validated"] |= {

@@ -50,6 +50,13 @@ FEATURES = (
     "rerank_gap",
 )
 """Feature names, in the order of a feature vector (the model file records them too)."""
+FITTED_FEATURES = tuple(f for f in FEATURES if f != "lede")
+"""The features the shipped selector is fitted on. Whether the answer sits in the first two
+sentences depends on who writes the questions, not on English news: the training questions were
+written to be answered deep in the article (about 90% after the first two sentences), and a
+selector that learns to avoid the lede from them fails readers who ask about the main point. The
+position in the article (its logarithm) stays: it orders sentences without singling out the lede.
+Left out, the cross-validated top-3 rate on the training questions moves by two questions in 300."""
 DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
 RERANK_COLUMNS = (FEATURES.index("rerank"), FEATURES.index("rerank_gap"))
 

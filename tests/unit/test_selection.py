@@ -136,20 +136,14 @@ def test_logistic_fit_separates_a_separable_feature() -> None:
     assert weights[0] > 1.0 > abs(weights[1])
 
 
-def test_threshold_refuses_no_more_than_the_data_asks() -> None:
-    best = [0.9, 0.8, 0.7, 0.2, 0.1]
-    answerable = [True, True, True, False, False]
-    cut = calibrate_threshold(best, answerable)
-    assert 0.2 < cut < 0.7
-    assert cut == pytest.approx(0.45)  # the lowest cut that refuses both: just above 0.2
-
-
-def test_threshold_prefers_answering_when_the_groups_overlap() -> None:
-    # one unanswerable question scores above an answerable one: refusing it would cost a false refusal
-    best = [0.9, 0.3, 0.4, 0.1]
-    answerable = [True, True, False, False]
-    cut = calibrate_threshold(best, answerable)
-    assert 0.1 < cut < 0.3
+def test_threshold_refuses_at_most_the_allowed_share_of_answerable_questions() -> None:
+    answerable_scores = [0.1 + 0.008 * i for i in range(100)]  # 0.1 .. 0.892
+    probabilities = answerable_scores + [0.05, 0.11, 0.2, 0.95]
+    answerable = [True] * 100 + [False] * 4
+    cut = calibrate_threshold(probabilities, answerable, max_false_refusals=0.02)
+    assert sum(p < cut for p in answerable_scores) == 2  # two of a hundred answerable ones refused
+    assert sum(p < cut for p in probabilities[100:]) == 2  # and the two unanswerable ones below them
+    assert calibrate_threshold(probabilities, answerable, max_false_refusals=0.0) == pytest.approx(0.1)
 
 
 def test_model_round_trips_through_json() -> None:
@@ -186,8 +180,8 @@ def test_answerability_threshold_is_set_on_held_out_probabilities() -> None:
     model = fit_answerability(rows, answerable)
     assert model is not None and model.weights[0] > 1.0 > abs(model.weights[1])
     refused = ~np.array([model.answers(r) for r in rows])
-    assert refused[~answerable].mean() > 0.6  # most unanswerable ones refused
-    assert refused[answerable].mean() < 0.15  # few false refusals: they cost more
+    assert refused[~answerable].mean() >= 0.5  # half the unanswerable ones or more refused
+    assert refused[answerable].mean() <= 0.05  # about the allowed 2% of false refusals
     assert fit_answerability(rows, np.ones(200, dtype=bool)) is None  # nothing to learn a refusal from
 
 
