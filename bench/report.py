@@ -225,7 +225,8 @@ def quality_lines() -> list[str]:
     for key, label, _, _ in QUALITY_BARS:
         lines.append(f"| {label} | {seed[key]} |")
     if local:
-        lines += ["", "`local` answerer (SmolLM2-135M) over the BBC dev set, shipped selector, one run:", ""]
+        run = f"one run ({local['recorded']}, with the earlier selector)"
+        lines += ["", f"`local` answerer (SmolLM2-135M) over the BBC dev set, {run}:", ""]
         lines += ["| figure | local | extractive |", "|---|---|---|"]
         for key, label, _, _ in QUALITY_BARS:
             lines.append(f"| {label} | {local['overall'].get(key, 'n/a')} | {dev[key]} |")
