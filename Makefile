@@ -30,7 +30,12 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml
 	touch $@
 
 # The tests run the LLM answerers too: the local extra builds llama-cpp-python (several minutes).
+# A portable build: one tuned to the building CPU (GGML_NATIVE) may use instructions that the CPU
+# lists but the machine does not allow (AMX here), and dies with "Illegal instruction"; no pip
+# cache, so that such a build left by an earlier install is not reused.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir 'llama-cpp-python[server]>=0.3'
 	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $@
 

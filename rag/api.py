@@ -151,7 +151,10 @@ def answer_stream(
     read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)
     frequencies = store.records.document_frequencies
     scored = score_sentences(cleaned, asked, read, embedder, body_of, frequencies, selector, reranker)
-    answers = answers_question(selector, scored, passages)
+    # The answerability model learned from self-contained questions; a follow-up ("Who criticized
+    # it?") names nothing and looks unanswerable to it, so retrieval's check of the folded question
+    # (above) decides alone.
+    answers = query != cleaned or answers_question(selector, scored, passages)
     passages = rerank_passages(read, scored)[:k]
     shown = [_source_passage(p) for p in passages]
     if not answers:
