@@ -19,7 +19,7 @@ from rag.api import answer
 from rag.config import Settings
 from rag.evaluation import EvalItem, EvalReport, evaluate, load_eval_set
 from rag.store import open_store
-from tests.conftest import DevIndex, new_settings
+from tests.conftest import SEED_FACTS_FLOOR, DevIndex, new_settings
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +85,7 @@ def test_the_train_fitted_model_answers_the_seed_dev_set(dev_index: DevIndex, sh
     overall = report.overall()
     for key in ("citation_validity", "refusal_recall", "hit_at_4"):
         assert overall[key] == 1.0, (key, overall)
-    # Measured 0.7 (was 1.0 with the selector fitted on the dev sets): the train-fitted answerability
-    # model refuses "Who is Melanie Krause?" and "Which organization is Aaron Reichlin-Melnick with?".
-    # An open regression, held here so that it cannot grow unseen.
-    assert overall["fact_accuracy"] >= 0.7, overall
+    assert overall["fact_accuracy"] >= SEED_FACTS_FLOOR, overall
     assert overall["false_refusals"] in ("0/10", "1/10", "2/10"), overall
 
 

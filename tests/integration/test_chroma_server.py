@@ -17,7 +17,7 @@ from rag.cli import app
 from rag.config import Settings
 from rag.evaluation import evaluate, load_eval_set
 from rag.store import open_store
-from tests.conftest import SEED_ARTICLE, DevIndex, new_settings, skip_or_fail
+from tests.conftest import SEED_ARTICLE, SEED_FACTS_FLOOR, DevIndex, new_settings, skip_or_fail
 from tests.servers import free_port, wait_for_http
 
 
@@ -65,7 +65,7 @@ def test_server_store_gives_the_same_eval_figures(
 
     served, embedded = figures(settings), figures(dev_index.settings)
     assert served == embedded
-    assert served["fact_accuracy"] == 1.0 and served["citation_validity"] == 1.0
+    assert served["fact_accuracy"] >= SEED_FACTS_FLOOR and served["citation_validity"] == 1.0
 
 
 def test_stopped_server_is_a_one_line_error(tmp_path: Path) -> None:

@@ -124,7 +124,8 @@ def test_ten_concurrent_clients_all_get_answers(served: Served) -> None:
 
     questions = [
         "Why did Krause resign?",
-        "Who is Melanie Krause?",
+        # "Who is Melanie Krause?" stood here: the train-fitted refusal now refuses it (see test_answer.py)
+        "What IRS information would ICE be able to cross-reference?",
         "Which law did the administration try to invoke?",
         "Who chairs the Harbor Board in Port Ellery?",
         "What is the recipe for pancakes?",
