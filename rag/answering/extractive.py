@@ -123,7 +123,7 @@ def featurize(
         texts[p.source] = texts.get(p.source, p.title) + " " + p.text
     features = sentence_features(read, candidates, idf, texts)
     if prefilter is not None and len(candidates) > EMBEDDED:
-        keep = sorted(np.argsort(-prefilter.probabilities(features))[:EMBEDDED])
+        keep = first_pass(prefilter, features)
         candidates = [candidates[i] for i in keep]
         features = features[keep]
     vectors = embedder.embed([c.text for c in candidates])
@@ -133,6 +133,12 @@ def featurize(
     one_per_article = {p.source: p for p in passages} if read.years else {}  # the check reads whole articles
     dated = frozenset(s for s, p in one_per_article.items() if _dated(read.years, p, body_of))
     return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated)
+
+
+def first_pass(model: SelectorModel, stand_in: np.ndarray) -> list[int]:
+    """The `EMBEDDED` sentences (indexes, in order) that `model` ranks best on features where the
+    passage's similarity stands in for the sentence's own and the reranker columns are 0."""
+    return sorted(int(i) for i in np.argsort(-model.probabilities(stand_in))[:EMBEDDED])
 
 
 def _dated(years: frozenset[str], passage: Passage, body_of: BodyLookup) -> bool:
@@ -230,12 +236,12 @@ def question_features(scored: Scored, passages: Sequence[Passage]) -> np.ndarray
 
 
 def answers_question(model: SelectorModel, scored: Scored, passages: Sequence[Passage]) -> bool:
-    """Whether to answer: the answerability model's verdict, or for a selector without one, its best
-    sentence's probability against the threshold and the answer-type and year checks."""
+    """Whether to answer: the answerability model's verdict, or for a selector without one, the
+    answer-type and year checks."""
     if not scored.candidates:
         return False
     if model.answerability is None:
-        return scored.best >= model.threshold and selection_answers(scored)
+        return selection_answers(scored)
     return model.answerability.answers(question_features(scored, passages))
 
 

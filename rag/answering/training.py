@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from rag.answering.extractive import (
-    EMBEDDED,
     WHOLE_ARTICLES,
     Scored,
     featurize,
+    first_pass,
     passages_to_read,
     question_features,
 )
@@ -33,6 +33,7 @@ from rag.answering.selection import (
     FITTED_FEATURES,
     QUESTION_FEATURES,
     AnswerabilityModel,
+    Logistic,
     SelectorModel,
     with_dense,
     with_rerank,
@@ -104,7 +105,7 @@ def collect_examples(
 
 def with_rerank_scores(examples: Sequence[Example], rerankers: Sequence[Reranker], k: int = 2) -> list[Example]:
     """The examples with reranker scores, each question scored by `rerankers[i]` where `i` is its
-    fold in `folds(..., k)`: the reranker trained without that fold (`train_fold_rerankers`)."""
+    fold in `folds(..., k)`: the reranker trained without that fold (`bench.train_reranker` trains them)."""
     fold_of = {item.id: n for n, fold in enumerate(folds([e.item for e in examples], k)) for item in fold}
     out = []
     for e in examples:
@@ -121,23 +122,23 @@ def ranking_lists(examples: Sequence[Example]) -> list[RankingList]:
 
 
 def prefiltered(example: Example, model: SelectorModel) -> Scored:
-    """The question as `answer()` scores it: the `EMBEDDED` sentences the model ranks best before
-    their own similarity and reranker score are known, with probabilities from `model`."""
+    """The question as `answer()` scores it: the sentences of the model's `first_pass`, with
+    probabilities from `model`."""
     scored = example.scored
     stand_in = with_rerank(scored.features, np.zeros(len(scored.candidates)))
     stand_in = with_dense(stand_in, scored.features[:, FEATURES.index("passage_score")])
-    keep = sorted(np.argsort(-model.probabilities(stand_in))[:EMBEDDED])
+    keep = first_pass(model, stand_in)
     features = scored.features[keep]
-    kept = replace(
+    # The gaps to the best sentence are measured among the kept ones, as at answer time.
+    features = with_dense(features, features[:, FEATURES.index("dense")])
+    features = with_rerank(features, features[:, FEATURES.index("rerank")])
+    return replace(
         scored,
         candidates=[scored.candidates[i] for i in keep],
         vectors=scored.vectors[keep],
         features=features,
+        probabilities=model.probabilities(features),
     )
-    # The gaps to the best sentence are measured among the kept ones, as at answer time.
-    features = with_dense(features, features[:, FEATURES.index("dense")])
-    features = with_rerank(features, features[:, FEATURES.index("rerank")])
-    return replace(kept, features=features, probabilities=model.probabilities(features))
 
 
 def _overlaps_support(item: EvalItem, source: str, start: int, end: int, body: Callable[[str], str | None]) -> bool:
@@ -192,34 +193,30 @@ def fit_answerability(
         inner = _fit_logistic(rows[~test], answerable[~test].astype(np.float64), columns)
         held_out[test] = inner.probabilities(rows[test])
     threshold = calibrate_threshold(held_out.tolist(), answerable.tolist())
-    return replace(model, threshold=threshold)
+    return AnswerabilityModel(model.mean, model.scale, model.weights, model.bias, threshold=threshold)
 
 
-def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]) -> AnswerabilityModel:
-    mean, scale, weights = np.zeros(matrix.shape[1]), np.ones(matrix.shape[1]), np.zeros(matrix.shape[1])
+def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]) -> Logistic:
+    """Standardise `columns` of the matrix and fit a logistic model on them; the other columns get
+    weight 0 (an ablation) and the model keeps the full row's shape."""
+    columns = list(columns)
+    width = matrix.shape[1]
+    mean, scale, weights = np.zeros(width), np.ones(width), np.zeros(width)
     used = matrix[:, columns]
-    mean[columns] = used.mean(axis=0)
     spread = used.std(axis=0)
     spread[spread < 1e-9] = 1.0
-    scale[columns] = spread
+    mean[columns], scale[columns] = used.mean(axis=0), spread
     weights[columns], bias = _logistic((used - mean[columns]) / spread, labels)
-    return AnswerabilityModel(mean, scale, weights, bias)
+    return Logistic(mean, scale, weights, bias)
 
 
 def _fit_weights(examples: Sequence[Example], features: Sequence[str]) -> SelectorModel:
-    """The logistic model over `features` (others get weight 0), without a refusal threshold."""
-    columns = [FEATURES.index(f) for f in features]
-    rows = [e.scored.features[:, columns] for e in examples if len(e.labels)]
-    matrix = np.vstack(rows) if rows else np.zeros((0, len(columns)))
-    labels = np.concatenate([e.labels for e in examples if len(e.labels)]) if rows else np.zeros(0)
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    weights, bias = _logistic((matrix - mean) / scale, labels)
-    # Features left out (an ablation) get weight 0 and keep the full feature vector's shape.
-    full_w, full_mean, full_scale = np.zeros(len(FEATURES)), np.zeros(len(FEATURES)), np.ones(len(FEATURES))
-    full_w[columns], full_mean[columns], full_scale[columns] = weights, mean, scale
-    return SelectorModel(full_mean, full_scale, full_w, bias)
+    """The sentence model over `features`, without an answerability model."""
+    fitted = [e for e in examples if len(e.labels)]
+    matrix = np.vstack([e.scored.features for e in fitted]) if fitted else np.zeros((0, len(FEATURES)))
+    labels = np.concatenate([e.labels for e in fitted]) if fitted else np.zeros(0)
+    model = _fit_logistic(matrix, labels, [FEATURES.index(f) for f in features])
+    return SelectorModel(model.mean, model.scale, model.weights, model.bias)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float]:
@@ -284,7 +281,7 @@ def cross_validate(
 ) -> EvalReport:
     """Answer each fold's questions with a selector fitted on the other folds only; score them all.
 
-    `rerankers[i]` answers fold i: give rerankers trained without each fold (`train_fold_rerankers`)
+    `rerankers[i]` answers fold i: give rerankers trained without each fold (`bench.train_reranker` trains them)
     for figures of questions nothing was fitted on. Without, the shipped reranker answers, and the
     figures are honest only for questions it was not trained on. `examples` must carry the same
     rerankers' scores (`with_rerank_scores`).
@@ -322,17 +319,6 @@ def fit_on(items: Sequence[EvalItem], settings: Settings, store: Store) -> Selec
 
     examples = collect_examples(items, settings, store, get_embedder())
     return fit_selector(with_rerank_scores(examples, [get_reranker()] * 2))
-
-
-def train_fold_rerankers(examples: Sequence[Example], k: int = 2, **options: Any) -> list[Reranker]:
-    """One reranker per fold of `folds(..., k)`, each trained on the other folds' questions only."""
-    from rag.answering.reranker_training import train_reranker
-
-    out = []
-    for held_out in folds([e.item for e in examples], k):
-        ids = {i.id for i in held_out}
-        out.append(train_reranker(ranking_lists([e for e in examples if e.item.id not in ids]), **options))
-    return out
 
 
 def top_n_rate(examples: Sequence[Example], model: SelectorModel, n: int = 3) -> float:

@@ -80,19 +80,20 @@ def test_question_features_describe_the_best_sentence_and_the_passages() -> None
     assert row["typed_answer"] == 1.0 and row["dated_article"] == 1.0
 
 
-def test_without_an_answerability_model_the_threshold_and_checks_decide() -> None:
+def test_without_an_answerability_model_the_checks_decide() -> None:
     from dataclasses import replace
 
     from rag.answering.extractive import answers_question
     from rag.answering.selection import FEATURES, QUESTION_FEATURES, AnswerabilityModel, SelectorModel
 
     n, m = len(FEATURES), len(QUESTION_FEATURES)
-    model = SelectorModel(np.zeros(n), np.ones(n), np.zeros(n), 0.0, threshold=0.5)
-    s = scored("Who won the cup final?", [("a", "Rovers won the final.")])  # best probability 0.9
-    assert answers_question(model, s, [])
-    assert not answers_question(replace(model, threshold=0.95), s, [])
-    # With an answerability model, its verdict alone counts: a bias far below 0 refuses everything.
+    model = SelectorModel(np.zeros(n), np.ones(n), np.zeros(n), 0.0)
+    asked_a_sum = "How much did Acme pay for the ferry line?"
+    assert answers_question(model, scored(asked_a_sum, [("a", "Acme paid £30m for the ferry line.")]), [])
+    no_sum = scored(asked_a_sum, [("a", "Acme bought the ferry line in May.")])
+    assert not answers_question(model, no_sum, [])  # the answer-type check refuses it
+    # With an answerability model, its verdict alone counts, whatever the checks say.
     never = AnswerabilityModel(np.zeros(m), np.ones(m), np.zeros(m), -10.0, threshold=0.5)
-    assert not answers_question(replace(model, answerability=never), s, [])
+    assert not answers_question(replace(model, answerability=never), scored("Who won?", [("a", "Rovers won.")]), [])
     always = replace(never, bias=10.0)
-    assert answers_question(replace(model, threshold=0.95, answerability=always), s, [])
+    assert answers_question(replace(model, answerability=always), no_sum, [])
