@@ -22,7 +22,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, archive_index, cached_examples, dev_corpus, latencies_ms, write_result
+from bench.common import (
+    DATA_DIR,
+    REPO,
+    archive_index,
+    build_index,
+    cached_examples,
+    dev_corpus,
+    latencies_ms,
+    write_result,
+)
 
 ABLATIONS = {
     "reranker": ("rerank", "rerank_gap"),
@@ -39,17 +48,6 @@ QUESTION_ABLATIONS = {
     "answer-type and year checks (answerability)": ("typed_answer", "dated_article"),
 }
 """Features of the answerability model left out in turn: each hand rule must earn its place."""
-
-
-def build_index(corpus: Path, data_dir: Path):
-    from ingest.indexer import ingest
-    from rag.config import Settings
-    from rag.store import open_store
-
-    settings = Settings(corpus_dir=corpus, data_dir=data_dir)
-    store = open_store(settings)
-    ingest(settings, store=store)  # incremental: a kept index is only checked
-    return settings, store
 
 
 def main(shared: Path, write_model: bool, ablation: bool) -> None:

@@ -129,42 +129,40 @@ def run_load(
     }
 
 
-def archive_index(shared: Path):
-    """Settings and store of the BBC archive indexed under bench/data (kept between runs; only checked)."""
+def build_index(corpus: Path, data_dir: Path):
+    """Settings and store of `corpus` indexed into `data_dir` (kept between runs: only checked)."""
     from ingest.indexer import ingest
     from rag.config import Settings
     from rag.store import open_store
 
-    root = DATA_DIR / "archive"
-    settings = Settings(corpus_dir=archive_corpus(root, shared), data_dir=root / "data")
+    settings = Settings(corpus_dir=corpus, data_dir=data_dir)
     store = open_store(settings)
     ingest(settings, store=store)  # incremental: a kept index is only checked
     return settings, store
 
 
+def archive_index(shared: Path):
+    """Settings and store of the BBC archive indexed under bench/data."""
+    root = DATA_DIR / "archive"
+    return build_index(archive_corpus(root, shared), root / "data")
+
+
 def cached_examples(eval_file: Path, settings: Any, store: Any) -> list[Any]:
     """The eval set's questions retrieved and featurised (`collect_examples`), cached under bench/data
-    until the eval file, the features or the code that makes them changes."""
+    until the eval file or any code of `rag/` or `ingest/` changes (any of it may change them)."""
     import hashlib
-    import inspect
     import pickle
 
-    from rag.answering import extractive, selection, training
+    from rag.answering.training import collect_examples
     from rag.embeddings import get_embedder
     from rag.evaluation import load_eval_set
 
     key = hashlib.sha256(eval_file.read_bytes())
-    key.update(repr(selection.FEATURES).encode())
-    for code in (
-        training.collect_examples,
-        extractive.featurize,
-        selection.sentence_features,
-        selection.candidate_sentences,
-    ):
-        key.update(inspect.getsource(code).encode())
+    for source in sorted([*(REPO / "rag").rglob("*.py"), *(REPO / "ingest").rglob("*.py")]):
+        key.update(source.read_bytes())
     path = DATA_DIR / f"examples-{eval_file.stem}-{key.hexdigest()[:12]}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())
-    examples = training.collect_examples(load_eval_set(eval_file), settings, store, get_embedder())
+    examples = collect_examples(load_eval_set(eval_file), settings, store, get_embedder())
     path.write_bytes(pickle.dumps(examples))
     return examples
