@@ -79,9 +79,7 @@ class Example:
         return RankingList(self.item.question, sentences, answers)
 
 
-def collect_examples(
-    items: Sequence[EvalItem], settings: Settings, store: Store, embedder: Embedder, features: Sequence[str] = FEATURES
-) -> list[Example]:
+def collect_examples(items: Sequence[EvalItem], settings: Settings, store: Store, embedder: Embedder) -> list[Example]:
     """Retrieve and featurise every question the way `answer()` does, and label its sentences."""
     bodies: dict[str, str] = {}
 
