@@ -18,8 +18,6 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench.common import DATA_DIR, REPO, archive_index, cached_examples, write_result
 
 FOLDS_DIR = DATA_DIR / "reranker"
@@ -49,7 +47,7 @@ def _rank_rates(ranks: list[int]) -> dict[str, float]:
 
 def main(shared: Path, epochs: int, final: bool) -> None:
     from rag.answering.reranker import WEIGHTS_DIR
-    from rag.answering.reranker_training import rank_of_first_answer, train_reranker
+    from rag.answering.reranker_training import first_answer_rank, rank_of_first_answer, train_reranker
     from rag.answering.selection import FEATURES
     from rag.answering.training import folds, ranking_lists
 
@@ -61,15 +59,15 @@ def main(shared: Path, epochs: int, final: bool) -> None:
         ids = {i.id for i in held_out}
         train = [e for e in examples if e.item.id not in ids]
         test = [e for e in examples if e.item.id in ids and e.item.answerable and e.labels.any()]
+        lists = ranking_lists(train)
         started = time.perf_counter()
-        reranker = train_reranker(ranking_lists(train), epochs=epochs)
+        reranker = train_reranker(lists, epochs=epochs)
         took = time.perf_counter() - started
         reranker.module.save(fold_dir(n))
-        by_dense = [int(min(list(np.argsort(-e.scored.features[:, dense])).index(i) for i in np.flatnonzero(e.labels)))
-                    for e in test]
+        by_dense = [first_answer_rank(e.scored.features[:, dense], e.ranking_list().answers) for e in test]
         result["folds"].append(
             {
-                "trained_on": len(ranking_lists(train)),
+                "trained_on": len(lists),
                 "train_seconds": round(took, 1),
                 "reranker_held_out": _rank_rates(rank_of_first_answer(reranker, [e.ranking_list() for e in test])),
                 "dense_held_out": _rank_rates(by_dense),

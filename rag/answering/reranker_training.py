@@ -110,11 +110,10 @@ def _sample(rl: RankingList, size: int, rng: random.Random) -> tuple[list[str], 
 
 def rank_of_first_answer(reranker: Reranker, lists: Sequence[RankingList]) -> list[int]:
     """For each list with an answer: the rank (0 = first) of its best-placed answer sentence."""
-    ranks = []
-    for rl in lists:
-        if not rl.answers:
-            continue
-        scores = reranker.score(rl.question, rl.sentences)
-        order = list(np.argsort(-scores))
-        ranks.append(min(order.index(i) for i in rl.answers))
-    return ranks
+    return [first_answer_rank(reranker.score(rl.question, rl.sentences), rl.answers) for rl in lists if rl.answers]
+
+
+def first_answer_rank(scores: np.ndarray, answers: frozenset[int]) -> int:
+    """The rank (0 = first) of the best-scored of the `answers` among all `scores`."""
+    order = list(np.argsort(-scores))
+    return min(order.index(i) for i in answers)
