@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -14,9 +15,12 @@ from rag.config import Settings
 from rag.documents import PAGE_BREAK
 from rag.errors import RagError
 
+if TYPE_CHECKING:
+    import httpx
+
 MIN_ARTICLE_WORDS = 8
 """Fewer words than this is a menu or an error page, not an article."""
-_USER_AGENT = "newsrag/0.1 (+article fetcher)"
+USER_AGENT = "newsrag/0.1 (+article fetcher)"
 
 
 class FetchError(RagError):
@@ -34,6 +38,7 @@ class WebArticle:
     outlet: str | None = None
     published: str | None = None
     url: str | None = None
+    author: str | None = None
 
 
 def extract_html(html: str | bytes, url: str | None = None) -> WebArticle:
@@ -82,6 +87,7 @@ def to_markdown(article: WebArticle) -> str:
             ("title", article.title),
             ("outlet", article.outlet),
             ("published", article.published),
+            ("author", article.author),
             ("url", article.url),
         )
         if v
@@ -107,48 +113,90 @@ def is_url(text: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text))
 
 
-def fetch_article(url: str, settings: Settings) -> Path:
-    """Fetch a page, extract the article and save it under `<corpus>/web/`; return the saved path."""
+@dataclass(frozen=True)
+class FetchedPage:
+    body: bytes
+    url: str
+    """The URL after redirects."""
+    content_type: str
+    status: int
+    headers: dict[str, str]
+
+
+def new_client(settings: Settings) -> httpx.Client:
+    """An HTTP client with the fetcher's User-Agent, timeouts and redirect limit."""
+    import httpx
+
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=settings.fetch_timeout,
+        max_redirects=5,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def fetch(
+    url: str, settings: Settings, client: httpx.Client | None = None, headers: dict[str, str] | None = None
+) -> FetchedPage:
+    """GET a URL, following redirects within limits and stopping at the size limit; errors are
+    `FetchError`s naming the URL. A 304 comes back as a page with an empty body."""
     import httpx
 
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http and https URLs can be fetched")
     limit = settings.max_file_bytes
+    own = client is None
+    client = client or new_client(settings)
     try:
-        with (
-            httpx.Client(
-                follow_redirects=True,
-                timeout=settings.fetch_timeout,
-                max_redirects=5,
-                headers={"User-Agent": _USER_AGENT},
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
+        with client.stream("GET", url, headers=headers or {}) as response:
             if response.status_code >= 400:
                 raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
-            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind not in ("text/html", "application/xhtml+xml"):
-                raise FetchError(f"{url}: not an HTML page ({kind or 'no content type'}); save it and add the file")
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
-                raise FetchError(f"{url}: the page is larger than {limit // (1024 * 1024)} MB")
+                raise FetchError(f"{url}: larger than the {_megabytes(limit)} limit (RAG_MAX_FILE_BYTES)")
             body = bytearray()
             for block in response.iter_bytes():
                 body.extend(block)
                 if len(body) > limit:
-                    raise FetchError(f"{url}: the page is larger than {limit // (1024 * 1024)} MB")
-            final_url = str(response.url)
+                    raise FetchError(f"{url}: larger than the {_megabytes(limit)} limit (RAG_MAX_FILE_BYTES)")
+            return FetchedPage(
+                body=bytes(body),
+                url=str(response.url),
+                content_type=response.headers.get("content-type", "").split(";")[0].strip().lower(),
+                status=response.status_code,
+                headers=dict(response.headers),
+            )
     except httpx.TimeoutException:
         raise FetchError(f"{url}: timed out after {settings.fetch_timeout:g} s") from None
     except httpx.TooManyRedirects:
         raise FetchError(f"{url}: too many redirects") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"{url}: cannot fetch ({type(exc).__name__})") from None
+    finally:
+        if own:
+            client.close()
+
+
+def _megabytes(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB"
+
+
+def fetch_html_article(url: str, settings: Settings, client: httpx.Client | None = None) -> WebArticle:
+    """Fetch a page and extract its article; a page that is not HTML or holds no article is a `FetchError`."""
+    page = fetch(url, settings, client)
+    if page.content_type not in ("text/html", "application/xhtml+xml"):
+        kind = page.content_type or "no content type"
+        raise FetchError(f"{url}: not an HTML page ({kind}); save it and add the file")
     try:
-        article = extract_html(bytes(body), url=final_url)
+        return extract_html(page.body, url=page.url)
     except NoArticleText as exc:
         raise FetchError(f"{url}: {exc}") from None
+
+
+def fetch_article(url: str, settings: Settings) -> Path:
+    """Fetch a page, extract the article and save it under `<corpus>/web/`; return the saved path."""
+    article = fetch_html_article(url, settings)
     target = settings.corpus_dir / "web" / saved_name(url)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(to_markdown(article), encoding="utf-8")

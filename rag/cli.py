@@ -16,7 +16,9 @@ from rag.errors import RagError
 from rag.models import Answer
 
 if TYPE_CHECKING:
+    from ingest.feeds import PollReport
     from ingest.indexer import IngestReport
+    from rag.records import Records
 
 app = typer.Typer(
     add_completion=False,
@@ -48,16 +50,30 @@ def ingest(
         list[str] | None,
         typer.Argument(help="Files or folders inside the corpus dir, or http(s) URLs; default: the whole corpus."),
     ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="Take the new entries of this RSS or Atom feed (repeatable)."),
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it anew.")] = False,
     watch: Annotated[
-        bool, typer.Option("--watch", help="Then keep watching the corpus and re-index every change (Ctrl-C stops).")
+        bool,
+        typer.Option(
+            "--watch",
+            help="Then keep watching the corpus and re-index every change, polling the saved feeds every "
+            "RAG_FEED_INTERVAL minutes (Ctrl-C stops).",
+        ),
     ] = False,
 ) -> None:
-    """Index new and changed articles (removing deleted ones); fetch and index web pages given as URLs."""
+    """Index new and changed articles (removing deleted ones); fetch and index web pages given as URLs
+    and new entries of feeds. With no argument, the saved feeds are polled and the whole corpus indexed."""
+    from ingest.feeds import poll_feeds, saved_feeds
     from ingest.indexer import ingest as run_ingest
     from ingest.web import fetch_article, is_url
+    from rag.store import open_store
 
     settings = _run(Settings.from_env)
+    store = _run(lambda: open_store(settings, check=not rebuild))
+    asked = bool(paths or feed)
     targets: list[Path] = []
     for item in paths or []:
         if is_url(item):
@@ -66,13 +82,33 @@ def ingest(
             targets.append(saved)
         else:
             targets.append(Path(item))
-    report = _run(lambda: run_ingest(settings, targets or None, rebuild=rebuild, progress=sys.stderr.isatty()))
+    feeds = feed or ([] if asked else [s.url for s in saved_feeds(store.records)])
+    reports = _run(lambda: poll_feeds(feeds, settings, store.records, on_report=_print_poll))
+    failed = [r for r in reports if r.error]
+    targets += [path for r in reports for path in r.saved]
+    if asked and not targets:
+        # Only feeds were asked for and none brought anything: the index is left as it is.
+        if not failed:
+            typer.echo("nothing new to index", err=True)
+        raise typer.Exit(1 if failed else 0)
+    only = targets if asked else None
+    report = _run(lambda: run_ingest(settings, only, rebuild=rebuild, progress=sys.stderr.isatty(), store=store))
     _print_report(report)
     if watch:
+        from ingest.feeds import start_polling
         from ingest.watch import watch_corpus
 
-        typer.echo(f"watching {settings.corpus_dir} for changes (Ctrl-C stops)", err=True)
-        _run(lambda: watch_corpus(settings, on_ingest=_print_report))
+        typer.echo(f"watching {settings.corpus_dir} and the saved feeds (Ctrl-C stops)", err=True)
+        start_polling(settings, store.records, on_report=_print_poll)
+        _run(lambda: watch_corpus(settings, store=store, on_ingest=_print_report))
+    if feed and failed:
+        raise typer.Exit(1)
+
+
+def _print_poll(report: PollReport) -> None:
+    for line in report.entry_errors:
+        typer.echo(f"skipped entry: {line}", err=True)
+    typer.echo(f"error: {report.summary()}" if report.error else report.summary(), err=True)
 
 
 def _print_report(report: IngestReport) -> None:
@@ -138,6 +174,7 @@ def status(
     typer.echo(f"chunks:      {chunks}")
     typer.echo(f"embedder:    {get_embedder().name}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
+    _print_feeds(store.records)
     groups = store.records.copy_groups()
     typer.echo(f"duplicates:  {len(groups)} groups of near-duplicate articles ({sum(map(len, groups))} articles)")
     decoded = [a for a in store.records.articles() if a.encoding]
@@ -152,6 +189,58 @@ def status(
         else:
             typer.echo(f"error: index drift: {drift.summary()}; run `rag ingest` to repair it", err=True)
             raise typer.Exit(1)
+
+
+feeds_app = typer.Typer(no_args_is_help=True, help="The saved RSS and Atom feeds that `rag ingest` polls.")
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add(url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")]) -> None:
+    """Save a feed: `rag ingest` (and --watch) takes its new entries from now on."""
+    from ingest.feeds import add_feed
+    from rag.records import open_records
+
+    settings = _run(Settings.from_env)
+    state = _run(lambda: add_feed(open_records(settings), url))
+    typer.echo(f"saved feed {state.url}; run `rag ingest` to take its entries")
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: Annotated[str, typer.Argument(help="The feed's URL, as `rag feeds list` shows it.")]) -> None:
+    """Stop polling a feed; the articles already taken stay in the corpus."""
+    from ingest.feeds import remove_feed
+    from rag.records import open_records
+
+    settings = _run(Settings.from_env)
+    if not _run(lambda: remove_feed(open_records(settings), url)):
+        typer.echo(f"error: {url} is not a saved feed; `rag feeds list` shows them", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed feed {url}; its articles stay in the corpus")
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """The saved feeds, with entries taken, last poll and last error."""
+    from rag.records import open_records
+
+    settings = _run(Settings.from_env)
+    if not _print_feeds(_run(lambda: open_records(settings))):
+        typer.echo("no saved feeds; add one with `rag feeds add URL`")
+
+
+def _print_feeds(records: Records) -> bool:
+    from ingest.feeds import saved_feeds
+
+    feeds = saved_feeds(records)
+    for state in feeds:
+        title = f" ({state.title})" if state.title else ""
+        error = f", error: {state.error}" if state.error else ""
+        typer.echo(
+            f"feed:        {state.url}{title}: {len(state.taken)} entries taken, "
+            f"last poll {state.last_poll or 'never'}{error}"
+        )
+    return bool(feeds)
 
 
 @app.command(name="copy-index")
@@ -274,10 +363,13 @@ def chat(
     """Open the chat page (or a terminal chat)."""
     settings = _run(Settings.from_env)
     if watch and terminal:
+        from ingest.feeds import start_polling
         from ingest.watch import start_watching
         from rag.store import open_store
 
-        start_watching(settings, store=_run(lambda: open_store(settings)))
+        store = _run(lambda: open_store(settings))
+        start_watching(settings, store=store)
+        start_polling(settings, store.records)
     if terminal:
         _terminal_chat(settings)
         return

@@ -38,6 +38,10 @@ class Settings:
     """RAG_MAX_FILE_BYTES: larger corpus files are skipped with a warning."""
     fetch_timeout: float = 20.0
     """RAG_FETCH_TIMEOUT: seconds to wait for a web page given to `rag ingest URL`."""
+    feed_interval: float = 15.0
+    """RAG_FEED_INTERVAL: minutes between polls of the saved feeds under `--watch`."""
+    feed_pause: float = 1.0
+    """RAG_FEED_PAUSE: seconds between two requests to the same host when taking a feed's entries."""
     ingest_batch: int = 1024
     """RAG_INGEST_BATCH: chunks embedded and committed per step of an ingest (a killed ingest loses at most one)."""
     llm: str = "extractive"
@@ -80,6 +84,8 @@ class Settings:
             max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
             fetch_timeout=_float(env, "RAG_FETCH_TIMEOUT", d.fetch_timeout),
+            feed_interval=_positive(env, "RAG_FEED_INTERVAL", d.feed_interval),
+            feed_pause=_float(env, "RAG_FEED_PAUSE", d.feed_pause),
             ingest_batch=_int(env, "RAG_INGEST_BATCH", d.ingest_batch, minimum=1),
             llm=env.get("RAG_LLM") or d.llm,
             llm_base_url=env.get("RAG_LLM_BASE_URL") or None,
@@ -120,6 +126,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. 0.3") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name}={value:g} must be above 0; set it to e.g. {default:g}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from ingest.feeds import add_feed, poll_feed, remove_feed, saved_feeds
 from ingest.indexer import IngestReport, ingest
 from ingest.loader import ARTICLE_SUFFIXES
 from ingest.web import fetch_article
@@ -19,7 +20,7 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Answer
 from rag.store import open_store
-from ui.render import answer_markdown, corpus_html, footer_markdown, sources_html
+from ui.render import answer_markdown, corpus_html, feeds_html, footer_markdown, sources_html
 from ui.uploads import save_upload
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,46 @@ def build_app(
         chat[-1] = {"role": "assistant", "content": answer_markdown(result.text, result.refused, result.notes)}
         yield "", [*turns, (question, result.text)], chat, sources_html(result)
 
-    def refresh() -> tuple[str, str]:
+    def refresh() -> tuple[str, str, str]:
         try:
             records = open_store(settings).records
             articles, chunks = records.counts()
-            return corpus_html(records.articles()), footer_markdown(backend, articles, chunks)
+            return (
+                corpus_html(records.articles()),
+                feeds_html(saved_feeds(records)),
+                footer_markdown(backend, articles, chunks),
+            )
         except RagError as exc:
-            return f"<p>Error: {html.escape(str(exc))}</p>", footer_markdown(backend, 0, 0)
+            error = f"<p>Error: {html.escape(str(exc))}</p>"
+            return error, "", footer_markdown(backend, 0, 0)
+
+    def follow_feed(url: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+        """Save a feed, take its entries now and index them; the watcher polls it from then on."""
+        url = (url or "").strip()
+        if not url:
+            return ""
+        try:
+            records = open_store(settings).records
+            state = add_feed(records, url)
+            report = poll_feed(state.url, settings, records)
+        except RagError as exc:
+            return html.escape(f"Error: {exc}")
+        lines = [f"skipped entry: {e}" for e in report.entry_errors] + [report.summary()]
+        if report.error:
+            lines[-1] = f"Error: {report.summary()}"
+        if report.saved:
+            lines.append(_run_ingest(lambda: ingest_fn(settings, report.saved, progress=True)))
+        return html.escape("\n\n".join(lines))
+
+    def unfollow_feed(url: str) -> str:
+        url = (url or "").strip()
+        try:
+            removed = remove_feed(open_store(settings).records, url)
+        except RagError as exc:
+            return html.escape(f"Error: {exc}")
+        if not removed:
+            return html.escape(f"Error: {url} is not a saved feed")
+        return html.escape(f"removed feed {url}; its articles stay in the corpus")
 
     def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         if not files:
@@ -196,10 +230,17 @@ def build_app(
                     url_box = gr.Textbox(label="Add a web page", placeholder="https://...", elem_id="url")
                     url_button = gr.Button("Fetch and index", elem_id="fetch")
                 reindex_button = gr.Button("Re-index corpus", elem_id="reindex")
+            with gr.Row():
+                feed_box = gr.Textbox(label="RSS or Atom feed", placeholder="https://.../rss.xml", elem_id="feed-url")
+                with gr.Column():
+                    feed_add = gr.Button("Follow feed", elem_id="feed-add")
+                    feed_remove = gr.Button("Stop following", elem_id="feed-remove")
+            feeds_table = gr.HTML(elem_id="feeds")
             corpus_status = gr.Markdown(elem_id="corpus-status")
         footer = gr.Markdown(elem_id="footer")
 
         chat_io = ([box, turns, chatbot], [box, turns, chatbot, sources])
+        panel = [corpus_table, feeds_table, footer]
         box.submit(respond, *chat_io, api_visibility="private")
         send.click(respond, *chat_io, api_visibility="private")
         chatbot.example_select(_example_text, None, box, api_visibility="private").then(
@@ -207,20 +248,26 @@ def build_app(
         )
         chatbot.clear(lambda: ([], sources_html(None)), None, [turns, sources], api_visibility="private")
         upload.upload(add_files, upload, corpus_status, api_name="add_articles").then(
-            refresh, None, [corpus_table, footer], api_visibility="private"
+            refresh, None, panel, api_visibility="private"
         )
         url_button.click(add_url, url_box, corpus_status, api_name="add_url").then(
-            refresh, None, [corpus_table, footer], api_visibility="private"
+            refresh, None, panel, api_visibility="private"
         )
         url_box.submit(add_url, url_box, corpus_status, api_visibility="private").then(
-            refresh, None, [corpus_table, footer], api_visibility="private"
+            refresh, None, panel, api_visibility="private"
         )
         reindex_button.click(reindex, None, corpus_status, api_name="reindex").then(
-            refresh, None, [corpus_table, footer], api_visibility="private"
+            refresh, None, panel, api_visibility="private"
         )
-        app.load(refresh, None, [corpus_table, footer], api_visibility="private")
+        feed_add.click(follow_feed, feed_box, corpus_status, api_name="follow_feed").then(
+            refresh, None, panel, api_visibility="private"
+        )
+        feed_remove.click(unfollow_feed, feed_box, corpus_status, api_name="unfollow_feed").then(
+            refresh, None, panel, api_visibility="private"
+        )
+        app.load(refresh, None, panel, api_visibility="private")
         if refresh_every:
-            gr.Timer(refresh_every).tick(refresh, None, [corpus_table, footer], api_visibility="private")
+            gr.Timer(refresh_every).tick(refresh, None, panel, api_visibility="private")
         gr.api(ask, api_name="ask")
     app.queue(default_concurrency_limit=2)
     return app
@@ -263,7 +310,8 @@ WATCH_REFRESH_SECONDS = 5.0
 
 
 def main(settings: Settings | None = None, *, watch: bool = False) -> None:
-    """Load the model, then serve the chat until interrupted; with `watch`, re-index corpus changes."""
+    """Load the model, then serve the chat until interrupted; with `watch`, re-index corpus changes
+    and poll the saved feeds."""
     from rag.answering.reranker import get_reranker
     from rag.embeddings import get_embedder
 
@@ -271,8 +319,11 @@ def main(settings: Settings | None = None, *, watch: bool = False) -> None:
     get_embedder().model  # noqa: B018 - load before the first question, not during it
     get_reranker().module  # noqa: B018 - likewise
     if watch:
+        from ingest.feeds import start_polling
         from ingest.watch import start_watching
 
-        start_watching(settings, store=open_store(settings))
+        store = open_store(settings)
+        start_watching(settings, store=store)
+        start_polling(settings, store.records)
     log.info("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
     launch(build_app(settings, refresh_every=WATCH_REFRESH_SECONDS if watch else None), settings)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rag.answering.citations import UNSUPPORTED_TAG
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import ArticleSummary
+
+if TYPE_CHECKING:
+    from ingest.feeds import FeedState
 
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
@@ -123,6 +127,21 @@ def corpus_html(articles: Sequence[ArticleSummary]) -> str:
     return (
         '<table class="corpus-table"><thead><tr><th>Title</th><th>Date</th><th>File</th><th>Chunks</th></tr>'
         f"</thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def feeds_html(feeds: Sequence[FeedState]) -> str:
+    """The saved feeds as a table: entries taken, last poll and the last poll's error."""
+    if not feeds:
+        return '<p class="feeds-empty">No saved feeds.</p>'
+    rows = "".join(
+        f"<tr><td>{html.escape(f.title or '')}</td><td>{html.escape(f.url)}</td><td>{len(f.taken)}</td>"
+        f"<td>{html.escape(f.last_poll or 'never')}</td><td>{html.escape(f.error or '')}</td></tr>"
+        for f in feeds
+    )
+    return (
+        '<table class="feeds-table"><thead><tr><th>Feed</th><th>URL</th><th>Entries taken</th><th>Last poll</th>'
+        f"<th>Error</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 

@@ -36,6 +36,10 @@ TITLE_WEIGHT = 0.5
 """A title word counts half a body word: every chunk of an article repeats its title."""
 
 
+KEPT_META = "feeds"
+"""The meta key a rebuild keeps: the saved feeds and what was taken from them are not index state."""
+
+
 def bm25_idf(matching: int, total: int) -> float:
     """BM25's inverse document frequency, floored just above zero for very common terms."""
     idf = math.log((total - matching + 0.5) / (matching + 0.5))

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from rag.documents import Article, Chunk
 from rag.errors import IngestLockedError, StoreUnavailableError
 from rag.records.analyzer import Analyzed, Analyzer
-from rag.records.base import BM25_B, BM25_K1, TITLE_WEIGHT, Cursor, Db, Records, bm25_idf
+from rag.records.base import BM25_B, BM25_K1, KEPT_META, TITLE_WEIGHT, Cursor, Db, Records, bm25_idf
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS index_version (one INTEGER PRIMARY KEY CHECK (one = 1
 INSERT INTO index_version VALUES (1, 0) ON CONFLICT DO NOTHING;
 """
 
-_TABLES = "meta, articles, chunks, pending, signatures, copies"
+_TABLES = "articles, chunks, pending, signatures, copies"
 
 # Advisory locks are per database; the schema in the key keeps separate indexes (schemas) apart.
 _INGEST_KEY = "hashtextextended(current_schema() || ':newsrag-ingest', 0)"
@@ -204,6 +204,7 @@ class PostgresRecords(Records):
     def reset(self) -> None:
         with self.transaction() as db:
             db.raw(f"TRUNCATE {_TABLES} RESTART IDENTITY")
+            db.execute("DELETE FROM meta WHERE key <> ?", (KEPT_META,))
 
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from rag.documents import Article, Chunk
 from rag.locking import ingest_lock, ingest_running
 from rag.records.analyzer import FTS5_TOKENIZER
-from rag.records.base import TITLE_WEIGHT, Db, Records
+from rag.records.base import KEPT_META, TITLE_WEIGHT, Db, Records
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,8 +111,9 @@ class SqliteRecords(Records):
         # Rows are deleted rather than the file: other processes' open connections (a chat server)
         # then see the rebuilt index instead of keeping a deleted file open.
         with self.transaction() as db:
-            for table in ("chunks_fts", "copies", "signatures", "pending", "chunks", "articles", "meta"):
+            for table in ("chunks_fts", "copies", "signatures", "pending", "chunks", "articles"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key <> ?", (KEPT_META,))
 
     def ingest_lock(self) -> AbstractContextManager[None]:
         return ingest_lock(self.path.parent)
