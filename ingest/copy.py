@@ -18,6 +18,7 @@ from ingest.indexer import chunk_metadata
 from rag.config import Settings
 from rag.documents import Article, Chunk
 from rag.errors import ConfigError, CopyTargetError, IndexMissingError, StoreUnavailableError
+from rag.filters import DAYS_META
 from rag.store import Store, open_store
 
 BATCH_ARTICLES = 200
@@ -85,6 +86,7 @@ def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> 
         last = src.records.get_meta("last_ingest")
         if last is not None:
             dst.records.set_meta("last_ingest", last)
+        dst.records.set_meta(DAYS_META, "1")  # every copied chunk carries its day (chunk_metadata)
         dst.bump_generation()
     return report
 

@@ -13,10 +13,12 @@ from tqdm import tqdm
 from ingest.chunker import chunk_article
 from ingest.loader import Skipped, iter_article_files, load_articles, source_name
 from rag.config import Settings
+from rag.dates import day_number, parse_published
 from rag.documents import Article, Chunk
 from rag.duplicates import group_copies, signature
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import CorpusPathError
+from rag.filters import DAYS_META
 from rag.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ def ingest(
                 store.delete_vectors(store.records.remove_articles(report.removed))
                 store.records.clear_pending(store.records.pending_ids())
         report.chunks_embedded = _index_articles(store, embedder, changed, settings, progress=progress)
+        _backfill_days(store)
         report.copy_groups = _group_copies(store)
         store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if report.added or report.updated or report.removed or repaired:
@@ -177,6 +180,7 @@ def _groups(
 
 
 def chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
+    day = parse_published(article.published)
     return {
         "source": chunk.source,
         "title": article.title,
@@ -184,4 +188,20 @@ def chunk_metadata(chunk: Chunk, article: Article) -> dict[str, str | int]:
         "end": chunk.end,
         "index": chunk.index,
         **article.metadata(),
+        # The published day as YYYYMMDD: date filters compare numbers in the vector store.
+        **({"day": day_number(day)} if day else {}),
     }
+
+
+def _backfill_days(store: Store) -> None:
+    """Give the chunks of an index built before date filters their article's day (no re-embedding)."""
+    if store.records.get_meta(DAYS_META):
+        return
+    ids: list[str] = []
+    metadatas: list[dict[str, str | int]] = []
+    for source, day in store.records.article_dates().days.items():
+        chunk_ids = store.records.chunk_ids_of([source])
+        ids += chunk_ids
+        metadatas += [{"day": day_number(day)}] * len(chunk_ids)
+    store.update_metadata(ids, metadatas)
+    store.records.set_meta(DAYS_META, "1")

@@ -7,9 +7,11 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from rag.answering.citations import check_citations
+from rag.answering.dated import in_date_order, is_chronology, lead_with_newest
 from rag.answering.extractive import (
     WHOLE_ARTICLES,
     answers_question,
@@ -22,13 +24,15 @@ from rag.answering.llm import chat_model, condense_question, parse_llm, stream_a
 from rag.answering.reranker import Reranker, get_reranker
 from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
+from rag.dates import question_period, wants_latest, without_period
 from rag.documents import PAGE_BREAK
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import IndexMissingError
+from rag.filters import DAYS_META, FilterError, Filters
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import Records
 from rag.refusal import is_covered
-from rag.retrieval import Passage, retrieve, with_whole_articles
+from rag.retrieval import Passage, Preference, retrieve, with_whole_articles
 from rag.store import Store, open_store
 from rag.text import clean_question, keyword_terms
 
@@ -56,11 +60,16 @@ def answer(
     embedder: Embedder | None = None,
     selector: SelectorModel | None = None,
     reranker: Reranker | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    outlets: str | Sequence[str] | None = None,
 ) -> Answer:
     """Answer a question from the indexed articles, citing verbatim passages.
 
     With no index yet, the corpus dir is indexed first. A question the articles do not cover gets
-    `refused=True` and a plain sentence saying so, and no LLM is called.
+    `refused=True` and a plain sentence saying so, and no LLM is called. `since` / `until` (ISO
+    days, inclusive) and `outlets` keep only the articles they match; a filter that matches nothing
+    is a refusal that says so.
     """
     final: Answer | None = None
     stream = answer_stream(
@@ -72,6 +81,9 @@ def answer(
         embedder=embedder,
         selector=selector,
         reranker=reranker,
+        since=since,
+        until=until,
+        outlets=outlets,
     )
     for item in stream:
         if isinstance(item, Answer):
@@ -87,17 +99,24 @@ def search(
     settings: Settings | None = None,
     store: Store | None = None,
     embedder: Embedder | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    outlets: str | Sequence[str] | None = None,
 ) -> list[SourcePassage]:
     """The `k` passages hybrid retrieval finds for a query (dense + keyword, one copy of each story,
-    diverse), most relevant first; no answer is picked. An empty query finds nothing."""
+    diverse), most relevant first; no answer is picked. An empty query finds nothing. The filters
+    are those of `answer()`."""
     settings = settings or Settings.from_env()
+    filters = Filters.parse(since, until, outlets)
     cleaned = clean_question(query)
     if not cleaned:
         return []
     store = open_index(settings, store)
+    check_filters(filters, store.records)
     embedder = embedder or get_embedder()
     vector = embedder.embed_one(cleaned[: settings.max_question_chars])
-    return [_source_passage(p) for p in retrieve(store, cleaned, vector, k or settings.top_k)]
+    passages = retrieve(store, cleaned, vector, k or settings.top_k, filters=filters or None)
+    return [_source_passage(p, store.records) for p in passages]
 
 
 def answer_stream(
@@ -110,6 +129,9 @@ def answer_stream(
     embedder: Embedder | None = None,
     selector: SelectorModel | None = None,
     reranker: Reranker | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    outlets: str | Sequence[str] | None = None,
 ) -> Iterator[str | Answer]:
     """Yield the answer as text deltas, then the checked `Answer` (which may differ from the deltas:
     unsupported sentences flagged, citations repaired, or an extractive fallback).
@@ -119,6 +141,7 @@ def answer_stream(
     """
     settings = settings or Settings.from_env()
     spec = parse_llm(settings.llm)
+    filters = Filters.parse(since, until, outlets)
     cleaned = clean_question(question)
     if not cleaned:
         yield Answer(question=question, text=EMPTY_QUESTION, refused=True, notes=["empty question"])
@@ -136,27 +159,42 @@ def answer_stream(
             query = condense_question(chat_model(spec, settings), cleaned, turns)
         except Exception as exc:  # the heuristic query is a fine fallback
             log.warning("condensing the follow-up with %s failed (%s)", spec.label, failure_reason(exc))
-    query_vector = embedder.embed_one(query)
+    check_filters(filters, store.records)
+    prefer = preference(cleaned, store.records)
+    # The words that name a period match nothing in an article's body (its published field carries
+    # the date): the period is a retrieval preference, and the rest of the question is what is asked.
+    asked_text = without_period(cleaned, prefer.period)
+    query_vector = embedder.embed_one(asked_text if query == cleaned else query)
     k = k or settings.top_k
-    passages = retrieve(store, query, query_vector, passages_to_read(k))
-    if not is_covered(cleaned, passages, settings.min_score):
-        shown = [_source_passage(p) for p in passages[:k]]
+    passages = retrieve(store, query, query_vector, passages_to_read(k), filters=filters or None, prefer=prefer)
+    if filters and not passages:
+        yield Answer(question=question, text=nothing_matches(filters, store.records), refused=True, notes=notes)
+        return
+    if not is_covered(asked_text, passages, settings.min_score):
+        shown = [_source_passage(p, store.records) for p in passages[:k]]
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
     # Retrieval used the conversation; sentences are picked for what is asked now.
-    asked = query_vector if query == cleaned else embedder.embed_one(cleaned)
+    asked = query_vector if query == cleaned else embedder.embed_one(asked_text)
     selector = selector or shipped_model()
     reranker = reranker or get_reranker()
     body_of = store.records.body
     read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)
     frequencies = store.records.document_frequencies
-    scored = score_sentences(cleaned, asked, read, embedder, body_of, frequencies, selector, reranker)
+    scored = score_sentences(asked_text, asked, read, embedder, body_of, frequencies, selector, reranker)
     # The answerability model learned from self-contained questions; a follow-up ("Who criticized
-    # it?") names nothing and looks unanswerable to it, so retrieval's check of the folded question
-    # (above) decides alone.
-    answers = query != cleaned or answers_question(selector, scored, passages)
+    # it?") names nothing and looks unanswerable to it, and neither does a question whose named
+    # period is what singles out the article ("What did the inspection in November 2025 find?"):
+    # when the best passage is a follow-up's or of that period, retrieval's check (above) decides alone.
+    answers = (
+        query != cleaned
+        or period_leads(prefer, passages, store.records)
+        or answers_question(selector, scored, passages)
+    )
+    if prefer.latest:
+        scored = lead_with_newest(scored, store.records.article_dates().days)
     passages = rerank_passages(read, scored)[:k]
-    shown = [_source_passage(p) for p in passages]
+    shown = [_source_passage(p, store.records) for p in passages]
     if not answers:
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
@@ -166,12 +204,16 @@ def answer_stream(
         if not extract.citations:
             yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
             return
-        for piece in split_after_markers(extract.text):
+        text, citations = extract.text, extract.citations
+        if prefer.latest or is_chronology(cleaned):
+            reordered = in_date_order(citations, store.records.article_dates().days, newest_first=prefer.latest)
+            text, citations = reordered or (text, citations)
+        for piece in split_after_markers(text):
             yield piece + " "
         yield Answer(
             question=question,
-            text=extract.text,
-            citations=located(extract.citations, store.records),
+            text=text,
+            citations=located(citations, store.records),
             passages=shown,
             notes=notes + extra_notes,
         )
@@ -213,8 +255,45 @@ def located(citations: list[Citation], records: Records) -> list[Citation]:
     for c in citations:
         body = records.body(c.source) or ""
         page = body.count(PAGE_BREAK, 0, c.start) + 1 if PAGE_BREAK in body else None
-        out.append(replace(c, page=page, also_in=tuple(records.copies_of(c.source))))
+        day = records.article_dates().days.get(c.source)
+        published = day.isoformat() if day else None
+        out.append(replace(c, page=page, also_in=tuple(records.copies_of(c.source)), published=published))
     return out
+
+
+def check_filters(filters: Filters, records: Records) -> None:
+    """A date filter needs every chunk to carry its day; an index built before date filters does not yet."""
+    if filters.dated and not records.get_meta(DAYS_META):
+        raise FilterError("this index was built before date filters; run `rag ingest` once to add the articles' dates")
+
+
+def preference(question: str, records: Records) -> Preference:
+    """What the question's wording prefers: the period it names, newer articles. Nothing when no
+    article has a date (or the index predates dates), so an undated archive answers as before."""
+    if not records.get_meta(DAYS_META):
+        return Preference()
+    dates = records.article_dates()
+    if not dates.days:
+        return Preference()
+    return Preference(period=question_period(question, dates.newest), latest=wants_latest(question))
+
+
+def period_leads(prefer: Preference, passages: Sequence[Passage], records: Records) -> bool:
+    """The question names a period and the best passage's article is of that period."""
+    if prefer.period is None or not passages:
+        return False
+    day = records.article_dates().days.get(passages[0].source)
+    return day is not None and day in prefer.period
+
+
+def nothing_matches(filters: Filters, records: Records) -> str:
+    """The refusal of a filter that leaves no passage, saying which filter and what it left out."""
+    text = f"No indexed article matches the filter ({filters.describe()})."
+    undated = records.article_dates().undated
+    if filters.dated and undated:
+        some = f"{undated} articles without a date were" if undated > 1 else "1 article without a date was"
+        text += f" {some} left out."
+    return text
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -294,6 +373,8 @@ def conversation_turns(history: History | None) -> list[tuple[str, str]]:
     return [t for t in turns if t[0]]
 
 
-def _source_passage(p: Passage) -> SourcePassage:
+def _source_passage(p: Passage, records: Records) -> SourcePassage:
     c = p.chunk
-    return SourcePassage(c.source, c.title, c.text, c.start, c.end, p.score, c.outlet, c.published, c.url)
+    day = records.article_dates().days.get(c.source)
+    published = day.isoformat() if day else c.published
+    return SourcePassage(c.source, c.title, c.text, c.start, c.end, p.score, c.outlet, published, c.url)

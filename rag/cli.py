@@ -122,6 +122,15 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
     k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only articles published on or after this day (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only articles published on or before this day (YYYY-MM-DD).")
+    ] = None,
+    outlet: Annotated[
+        list[str] | None, typer.Option("--outlet", help="Only articles of this outlet (repeatable).")
+    ] = None,
 ) -> None:
     """Answer a question with cited passages."""
     from rag.api import answer
@@ -130,7 +139,7 @@ def ask(
         typer.echo("error: the question is empty; ask something about the articles", err=True)
         raise typer.Exit(1)
     settings = _run(Settings.from_env)
-    result = _run(lambda: answer(question, settings=settings, k=k))
+    result = _run(lambda: answer(question, settings=settings, k=k, since=since, until=until, outlets=outlet))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -146,7 +155,8 @@ def format_answer(result: Answer) -> str:
         lines.append("Sources:")
         for c in result.citations:
             page = f", page {c.page}" if c.page is not None else ""
-            lines.append(f"[{c.number}] {c.title} ({c.source}{page}, characters {c.start}-{c.end})")
+            day = f", {c.published}" if c.published else ""
+            lines.append(f"[{c.number}] {c.title} ({c.source}{day}{page}, characters {c.start}-{c.end})")
             lines.append(f"    \u201c{c.quote}\u201d")
             if c.also_in:
                 lines.append(f"    also in: {', '.join(c.also_in)}")
@@ -174,6 +184,8 @@ def status(
     typer.echo(f"chunks:      {chunks}")
     typer.echo(f"embedder:    {get_embedder().name}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
+    undated = store.records.article_dates().undated
+    typer.echo(f"undated:     {undated} articles without a published date (date filters leave them out)")
     _print_feeds(store.records)
     groups = store.records.copy_groups()
     typer.echo(f"duplicates:  {len(groups)} groups of near-duplicate articles ({sum(map(len, groups))} articles)")

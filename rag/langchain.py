@@ -3,6 +3,7 @@
 from rag.langchain import NewsRetriever, NewsAnswerChain
 
 docs = NewsRetriever(k=4).invoke("Krause resignation")       # list[Document]
+docs = NewsRetriever(since="2026-03-01", outlets=["Harbour Gazette"]).invoke("ferry strike")
 result = NewsAnswerChain().invoke("Why did Krause resign?")   # the checked Answer
 """
 
@@ -49,9 +50,18 @@ class NewsRetriever(BaseRetriever):
     """Passages to return."""
     settings: Settings | None = None
     """Where the index is; None reads the environment, as `rag` does."""
+    since: str | None = None
+    """Only articles published on or after this day (YYYY-MM-DD)."""
+    until: str | None = None
+    """Only articles published on or before this day (YYYY-MM-DD)."""
+    outlets: list[str] | None = None
+    """Only articles of these outlets."""
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [passage_document(p) for p in search(query, k=self.k, settings=self.settings)]
+        found = search(
+            query, k=self.k, settings=self.settings, since=self.since, until=self.until, outlets=self.outlets
+        )
+        return [passage_document(p) for p in found]
 
 
 def _question_and_history(value: Any) -> tuple[str, Any]:

@@ -21,6 +21,8 @@ class Citation:
     """The page of a PDF source; None for other articles."""
     also_in: tuple[str, ...] = ()
     """Other indexed articles that are near-duplicate copies of `source` (the quote is likely in them too)."""
+    published: str | None = None
+    """The source's published day (YYYY-MM-DD), when it has one."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -31,6 +33,7 @@ class Citation:
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 4),
+            "published": self.published,
         }
         if self.page is not None:  # only PDF sources have pages
             data["page"] = self.page
@@ -61,6 +64,7 @@ class SourcePassage:
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 4),
+            "published": self.published,
         }
 
 

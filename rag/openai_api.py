@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.api import answer, split_after_markers
 from rag.config import Settings
 from rag.errors import RagError
+from rag.filters import FilterError
 from rag.models import Answer
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,16 @@ class Message(BaseModel):
         return self.content or ""
 
 
+class RequestFilters(BaseModel):
+    """The extra request field `filters`: answer from these articles only (see `answer()`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: str | None = None
+    until: str | None = None
+    outlets: list[str] | None = None
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
 
@@ -67,6 +78,7 @@ class ChatRequest(BaseModel):
     messages: list[Message]
     stream: bool = False
     sources_footer: bool = True
+    filters: RequestFilters | None = None
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
@@ -160,8 +172,10 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
 
+        given = chat.filters.model_dump(exclude_none=True) if chat.filters else {}
+
         def run() -> Answer:
-            return answer_fn(question, history=history, settings=settings)
+            return answer_fn(question, history=history, settings=settings, **given)
 
         if not chat.stream:
             result = await run_in_threadpool(_answered, run)
@@ -228,6 +242,8 @@ def _answered(run: Callable[[], Answer]) -> Answer:
     """Run the answerer; a user-fixable problem (no index, a bad setting) becomes a 503 with its message."""
     try:
         return run()
+    except FilterError as exc:
+        raise ApiError(400, str(exc), code="invalid_filters") from None
     except RagError as exc:
         raise ApiError(503, str(exc), kind="server_error", code="unavailable") from None
 

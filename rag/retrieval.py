@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import numpy as np
 
+from rag.dates import Period
+from rag.filters import Filters, period_where
 from rag.records import ChunkRecord
 from rag.store import Store
 
@@ -49,18 +53,52 @@ class Passage:
         return self.chunk.end
 
 
-def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list[Passage]:
-    """Return up to `k` diverse passages relevant to the query, most relevant first."""
+@dataclass(frozen=True)
+class Preference:
+    """What a question's wording prefers without filtering: articles of the period it names, newer articles."""
+
+    period: Period | None = None
+    latest: bool = False
+
+
+def retrieve(
+    store: Store,
+    query: str,
+    query_vector: np.ndarray,
+    k: int,
+    *,
+    filters: Filters | None = None,
+    prefer: Preference | None = None,
+) -> list[Passage]:
+    """Return up to `k` diverse passages relevant to the query, most relevant first.
+
+    `filters` are applied inside both searches, so k matching passages are found whenever k exist.
+    `prefer` adds rankings to the fusion: the dense search within the period the question names,
+    and, for a question about the latest news, the relevant candidates newest first.
+    """
     fetch = max(CANDIDATES_PER_SIDE, 4 * k)
-    keyword = _keyword_searches.submit(store.records.keyword_search, query, fetch)
-    dense = store.dense_search(query_vector, fetch)
-    keyword_ids = keyword.result()
-    fused = _reciprocal_rank_fusion([[i for i, _ in dense], keyword_ids])
+    where = filters.where(store.records.article_dates().outlet_names()) if filters else None
+    # The keyword index knows no dates: it over-fetches, and what the filters reject is dropped below.
+    keyword = _keyword_searches.submit(store.records.keyword_search, query, fetch * (4 if filters else 1))
+    dense = store.dense_search(query_vector, fetch, where)
+    rankings = [[i for i, _ in dense]]
     vectors = dict(dense)
+    if prefer and prefer.period:
+        in_period = _and(where, period_where(prefer.period))
+        named = store.dense_search(query_vector, fetch, in_period)
+        rankings.append([i for i, _ in named])
+        vectors.update(named)
+    rankings.append(keyword.result())
+    fused = _reciprocal_rank_fusion(rankings)
     vectors.update(store.vectors_of([i for i in fused if i not in vectors]))
     records = store.records.chunks_by_id(list(fused))
     # Ids in only one of the two stores (a concurrent ingest midway) are left out.
     candidates = [i for i in fused if i in records and i in vectors]
+    if filters:
+        candidates = [i for i in candidates if filters.allows(records[i].published, records[i].outlet)]
+    if prefer and prefer.latest:
+        fused = _newer_first(candidates, fused, records, store.records.article_dates().days, k)
+        candidates = [i for i in fused if i in candidates]
     candidates = _one_copy_each(candidates, records, store.records.group_of(r.source for r in records.values()))
     if not candidates:
         return []
@@ -69,6 +107,25 @@ def retrieve(store: Store, query: str, query_vector: np.ndarray, k: int) -> list
     fused_scores = np.array([fused[i] for i in candidates])
     order = _mmr(matrix, fused_scores / fused_scores.max(), k)
     return [Passage(records[candidates[j]], float(similarity[j]), matrix[j]) for j in order]
+
+
+def _and(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    if a is None or b is None:
+        return a or b
+    return {"$and": [a, b]}
+
+
+def _newer_first(
+    candidates: list[str], fused: dict[str, float], records: dict[str, ChunkRecord], days: dict[str, date], k: int
+) -> dict[str, float]:
+    """The fusion with one more ranking: the 2k most relevant candidates, newest article first
+    (undated ones are not ranked by it, so never pushed down by more than its weight)."""
+    relevant = candidates[: 2 * k]
+    dated = [i for i in relevant if records[i].source in days]
+    dated.sort(key=lambda i: days[records[i].source], reverse=True)
+    extra = {i: 1.0 / (RRF_K + rank + 1) for rank, i in enumerate(dated)}
+    merged = {i: score + extra.get(i, 0.0) for i, score in fused.items()}
+    return dict(sorted(merged.items(), key=lambda item: -item[1]))
 
 
 def with_whole_articles(

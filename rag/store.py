@@ -197,16 +197,27 @@ class Store:
                     metadatas=list(metadatas[sl]),
                 )
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Merge these keys into the chunks' metadata (vectors and documents stay as they are)."""
+        for i in range(0, len(ids), _WRITE_BATCH):
+            sl = slice(i, i + _WRITE_BATCH)
+            with self._chroma():
+                self.collection.update(ids=list(ids[sl]), metadatas=list(metadatas[sl]))
+
     def delete_vectors(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _WRITE_BATCH):
             with self._chroma():
                 self.collection.delete(ids=list(ids[i : i + _WRITE_BATCH]))
 
-    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[str, np.ndarray]]:
-        """Return (chunk id, vector) of the nearest chunks, nearest first."""
+    def dense_search(
+        self, vector: np.ndarray, limit: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, np.ndarray]]:
+        """Return (chunk id, vector) of the nearest chunks (among those matching `where`), nearest first."""
         with self._reading(), self._chroma():
             # n_results above the collection size just returns fewer hits: no count() round trip.
-            result = self.collection.query(query_embeddings=[vector], n_results=limit, include=["embeddings"])
+            result = self.collection.query(
+                query_embeddings=[vector], n_results=limit, where=where, include=["embeddings"]
+            )
         ids = result["ids"][0]
         embeddings = result["embeddings"]
         assert embeddings is not None

@@ -78,8 +78,17 @@ def build_app(
     spec = parse_llm(settings.llm)
     backend = "extractive" if spec is None else spec.label
 
-    def respond(question: str, turns: Turns, chat: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    def respond(
+        question: str,
+        turns: Turns,
+        chat: list[dict[str, Any]],
+        since: str = "",
+        until: str = "",
+        outlets: list[str] | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
         question = question or ""
+        given = {"since": (since or "").strip(), "until": (until or "").strip(), "outlets": outlets or []}
+        filters = {k: v for k, v in given.items() if v}
         chat = [*chat, {"role": "user", "content": html.escape(question)}]
         yield "", turns, chat, gr.skip()
         chat.append({"role": "assistant", "content": ""})
@@ -88,7 +97,7 @@ def build_app(
         try:
             # Deltas as they come (sentences from the extractive answerer, tokens from an LLM), then the
             # checked answer, which replaces them.
-            for item in stream_fn(question, history=turns, settings=settings):
+            for item in stream_fn(question, history=turns, settings=settings, **filters):
                 if isinstance(item, Answer):
                     result = item
                 else:
@@ -108,7 +117,7 @@ def build_app(
         chat[-1] = {"role": "assistant", "content": answer_markdown(result.text, result.refused, result.notes)}
         yield "", [*turns, (question, result.text)], chat, sources_html(result)
 
-    def refresh() -> tuple[str, str, str]:
+    def refresh() -> tuple[Any, ...]:
         try:
             records = open_store(settings).records
             articles, chunks = records.counts()
@@ -116,10 +125,11 @@ def build_app(
                 corpus_html(records.articles()),
                 feeds_html(saved_feeds(records)),
                 footer_markdown(backend, articles, chunks),
+                gr.update(choices=records.article_dates().outlet_names()),
             )
         except RagError as exc:
             error = f"<p>Error: {html.escape(str(exc))}</p>"
-            return error, "", footer_markdown(backend, 0, 0)
+            return error, "", footer_markdown(backend, 0, 0), gr.skip()
 
     def follow_feed(url: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         """Save a feed, take its entries now and index them; the watcher polls it from then on."""
@@ -214,6 +224,12 @@ def build_app(
                         max_length=20_000,
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                with gr.Accordion("Filters", open=False, elem_id="filters"), gr.Row():
+                    since_box = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                    until_box = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+                    outlet_box = gr.Dropdown(
+                        label="Outlets", choices=[], multiselect=True, allow_custom_value=True, elem_id="outlets"
+                    )
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_html(None), elem_id="sources")
@@ -239,8 +255,8 @@ def build_app(
             corpus_status = gr.Markdown(elem_id="corpus-status")
         footer = gr.Markdown(elem_id="footer")
 
-        chat_io = ([box, turns, chatbot], [box, turns, chatbot, sources])
-        panel = [corpus_table, feeds_table, footer]
+        chat_io = ([box, turns, chatbot, since_box, until_box, outlet_box], [box, turns, chatbot, sources])
+        panel = [corpus_table, feeds_table, footer, outlet_box]
         box.submit(respond, *chat_io, api_visibility="private")
         send.click(respond, *chat_io, api_visibility="private")
         chatbot.example_select(_example_text, None, box, api_visibility="private").then(

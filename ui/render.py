@@ -90,8 +90,9 @@ def _article_card(cited: Sequence[Citation], passages: Sequence[SourcePassage]) 
     details = [html.escape(first.source)]
     if passage is not None and passage.outlet:
         details.append(html.escape(passage.outlet))
-    if passage is not None and passage.published:
-        details.append(html.escape(passage.published))
+    published = first.published or (passage.published if passage is not None else None)
+    if published:
+        details.append(html.escape(published))
     pages = sorted({c.page for c in cited if c.page is not None})
     if pages:
         details.append("page " + ", ".join(map(str, pages)))

@@ -17,8 +17,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
+from rag.dates import parse_published
 from rag.documents import Article, Chunk
 from rag.text import keyword_terms
 
@@ -86,6 +88,23 @@ class ArticleSummary:
     encoding: str | None = None
 
 
+@dataclass(frozen=True)
+class ArticleDates:
+    """Each article's published day (when it has one) and outlet: what filters and date
+    preferences read. Cached per process until the index changes."""
+
+    days: dict[str, date]
+    outlets: dict[str, str]
+    undated: int
+
+    @property
+    def newest(self) -> date | None:
+        return max(self.days.values(), default=None)
+
+    def outlet_names(self) -> list[str]:
+        return sorted(set(self.outlets.values()))
+
+
 class Records(ABC):
     """Record manager and keyword index; one connection per thread."""
 
@@ -96,6 +115,8 @@ class Records(ABC):
         self._df_cache: dict[str, int] = {}
         self._df_version: object = None
         self._df_total = 0
+        self._dates_version: object = None
+        self._dates: ArticleDates | None = None
 
     # --- what a backend provides ----------------------------------------------------------------
 
@@ -189,6 +210,23 @@ class Records(ABC):
         articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(articles), int(chunks)
+
+    def article_dates(self) -> ArticleDates:
+        db = self._connect()
+        with self._df_lock:
+            version = self._index_version(db)
+            if self._dates is None or version != self._dates_version:
+                days, outlets, undated = {}, {}, 0
+                for source, published, outlet in db.execute("SELECT source, published, outlet FROM articles"):
+                    day = parse_published(published)
+                    if day is None:
+                        undated += 1
+                    else:
+                        days[source] = day
+                    if outlet:
+                        outlets[source] = outlet
+                self._dates, self._dates_version = ArticleDates(days, outlets, undated), version
+            return self._dates
 
     def articles(self) -> list[ArticleSummary]:
         rows = self._connect().execute(

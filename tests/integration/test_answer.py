@@ -50,8 +50,8 @@ def test_answer_shape_for_the_headline_question(dev_index: DevIndex) -> None:
     assert all("Krause" in c.title for c in result.citations)
     d = result.to_dict()
     assert set(d) == {"question", "answer", "refused", "backend", "notes", "citations", "passages"}
-    assert set(d["citations"][0]) == {"number", "source", "title", "quote", "start", "end", "score"}
-    assert set(d["passages"][0]) == {"source", "title", "text", "start", "end", "score"}
+    assert set(d["citations"][0]) == {"number", "source", "title", "quote", "start", "end", "score", "published"}
+    assert set(d["passages"][0]) == {"source", "title", "text", "start", "end", "score", "published"}
 
 
 def test_distractor_question_cites_the_distractor(dev_index: DevIndex) -> None:

@@ -33,7 +33,7 @@ def test_ask_json_schema(dev_index: DevIndex) -> None:
     assert data["refused"] is False
     assert len(data["passages"]) == 3
     for c in data["citations"]:
-        assert set(c) == {"number", "source", "title", "quote", "start", "end", "score"}
+        assert set(c) == {"number", "source", "title", "quote", "start", "end", "score", "published"}
         assert dev_index.bodies[c["source"]][c["start"] : c["end"]] == c["quote"]
         assert f"[{c['number']}]" in data["answer"]
 

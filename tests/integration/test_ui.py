@@ -297,3 +297,21 @@ def test_an_unexpected_failure_is_one_line_for_the_user_and_a_traceback_in_the_l
     finally:
         app.close()
     assert any(r.exc_info and "internal detail" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_browser_date_filter_restricts_the_answer(served: Served, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    page.goto(served.url)
+    page.click("#filters button:has-text('Filters'), #filters >> text=Filters")
+    page.fill("#since input, #since textarea", "2027-01-01")
+    page.fill("#question textarea", "Why did Krause resign?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('No indexed article matches the filter')", timeout=60_000
+    )
+    assert "published since 2027-01-01" in page.inner_text("#chat")
+    page.fill("#since input, #since textarea", "soon")
+    page.fill("#question textarea", "Why did Krause resign?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('is not a date')", timeout=60_000)
+    page.close()
