@@ -309,7 +309,8 @@ def evaluate(
     items = _run(lambda: load_eval_set(file))
     store = _run(lambda: open_store(settings))
     _run(lambda: ensure_index(settings, store))
-    report = _run(lambda: run_eval(items, lambda q: answer(q, settings=settings, store=store), store.records))
+    shipped = lambda q, **kw: answer(q, settings=settings, store=store, **kw)  # noqa: E731
+    report = _run(lambda: run_eval(items, shipped, store.records))
     reports = {"shipped": report}
     if cross_validate:
         from rag.answering.training import cross_validate as run_cv
@@ -321,7 +322,7 @@ def evaluate(
 
         train = _run(lambda: load_eval_set(fit))
         selector = _run(lambda: fit_on(train, settings, store))
-        ask = lambda q: answer(q, settings=settings, store=store, selector=selector)  # noqa: E731
+        ask = lambda q, **kw: answer(q, settings=settings, store=store, selector=selector, **kw)  # noqa: E731
         reports["fitted on --fit"] = _run(lambda: run_eval(items, ask, store.records))
     if as_json:
         data = report.to_dict()
@@ -351,6 +352,10 @@ def evaluate(
     for key in overall["shipped"]:
         values = "".join(f"{_cell(o[key]):>18}" for o in overall.values())
         typer.echo(f"{key:<30}{values}")
+    for name, figures in report.sections().items():
+        typer.echo(f"\nsection {name!r} (shipped):")
+        for key, value in figures.items():
+            typer.echo(f"{key:<30}{_cell(value):>18}")
 
 
 def _cell(value: object) -> str:

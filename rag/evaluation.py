@@ -35,6 +35,13 @@ class EvalItem:
     """Articles that hold the answer (any of them counts); empty means any article."""
     near: bool | None = None
     """For unanswerable questions: True when the question is in the archive's domain (a trap)."""
+    filters: dict[str, Any] = field(default_factory=dict)
+    """`since`, `until`, `outlets` to answer with (see `answer()`)."""
+    section: str | None = None
+    """A part of the set reported on its own too (e.g. "dated")."""
+
+
+FILTER_KEYS = ("since", "until", "outlets")
 
 
 @dataclass
@@ -57,6 +64,7 @@ class ItemResult:
     latency_ms: float
     answer: str
     backend: str
+    section: str | None = None
 
 
 @dataclass
@@ -87,8 +95,16 @@ class EvalReport:
             "latency_p95_ms": _percentile(latencies, 0.95),
         }
 
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The overall figures of each named section of the set."""
+        names = sorted({r.section for r in self.items if r.section})
+        return {n: EvalReport([r for r in self.items if r.section == n]).overall() for n in names}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"overall": self.overall(), "items": [asdict(r) for r in self.items]}
+        data: dict[str, Any] = {"overall": self.overall(), "items": [asdict(r) for r in self.items]}
+        if self.sections():
+            data["sections"] = self.sections()
+        return data
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -104,7 +120,8 @@ def _percentile(ordered: list[float], q: float) -> float | None:
 
 
 def load_eval_set(path: Path) -> list[EvalItem]:
-    """Read a JSONL file of {id, question, answerable, facts, support, source, near}."""
+    """Read a JSONL file of {id, question, answerable, facts, support, source, near}, and optionally
+    `since`, `until`, `outlets` (filters to answer with) and `section`."""
     if not path.is_file():
         raise RagError(f"eval file {path} does not exist")
     items = []
@@ -123,6 +140,8 @@ def load_eval_set(path: Path) -> list[EvalItem]:
                     d.get("support", ""),
                     [source] if isinstance(source, str) else list(source),
                     d.get("near"),
+                    {k: d[k] for k in FILTER_KEYS if d.get(k)},
+                    d.get("section"),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -145,8 +164,9 @@ def support_covered(support: str, quotes: list[str], threshold: float = SUPPORT_
     return sum(w in present for w in wanted) / len(wanted) >= threshold
 
 
-def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], records: Records) -> EvalReport:
-    """Ask every question and score the answers against the article bodies in `records`."""
+def evaluate(items: list[EvalItem], ask: Callable[..., Answer], records: Records) -> EvalReport:
+    """Ask every question and score the answers against the article bodies in `records`. An item's
+    filters are passed to `ask` as keyword arguments (only items that carry some)."""
     bodies: dict[str, str] = {}
 
     def body(source: str) -> str:
@@ -159,7 +179,7 @@ def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], records: Recor
     for item in items:
         item = with_copies(item, records)
         started = time.perf_counter()
-        result = ask(item.question)
+        result = ask(item.question, **item.filters)
         latency = (time.perf_counter() - started) * 1000
         report.items.append(score_answer(item, result, body, latency))
     return report
@@ -200,6 +220,7 @@ def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], lat
         latency_ms=round(latency_ms, 1),
         answer=result.text,
         backend=result.backend,
+        section=item.section,
     )
 
 

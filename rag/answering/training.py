@@ -296,8 +296,8 @@ def cross_validate(
         model = fit_selector([e for e in examples if e.item.id not in ids], features, answerability_features)
         reranker = rerankers[n] if rerankers else get_reranker()
 
-        def ask(q: str, m: SelectorModel = model, r: Reranker = reranker) -> Any:
-            return answer(q, settings=settings, store=store, embedder=embedder, selector=m, reranker=r)
+        def ask(q: str, m: SelectorModel = model, r: Reranker = reranker, **filters: Any) -> Any:
+            return answer(q, settings=settings, store=store, embedder=embedder, selector=m, reranker=r, **filters)
 
         fold = evaluate(held_out, ask, store.records)
         report.items.extend(fold.items)

@@ -15,7 +15,7 @@ from rag.config import Settings
 from rag.filters import DAYS_META, FilterError
 from rag.langchain import NewsRetriever
 from rag.store import open_store
-from tests.dated_corpus import UNDATED, write_dated_corpus
+from tests.dated_corpus import QUESTIONS, UNDATED, write_dated_corpus
 
 pytestmark = pytest.mark.both_backends
 runner = CliRunner()
@@ -158,3 +158,20 @@ def test_the_openai_compatible_api_takes_filters(dated: Settings) -> None:
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)
+
+
+def test_rag_eval_reports_the_dated_section_with_each_question_s_filters(dated: Settings) -> None:
+    result = runner.invoke(app, ["eval", str(QUESTIONS), "--json"], env=env_for(dated))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    section = data["sections"]["dated"]
+    assert section["questions"] == 9
+    # Written beside the feature: a check of the behaviour, not an unbiased quality figure.
+    assert (section["fact_accuracy"], section["support"], section["citation_validity"]) == (1.0, 1.0, 1.0)
+    assert (section["refused_near_topic"], section["refused_off_topic"], section["false_refusals"]) == (
+        "2/2",
+        "1/1",
+        "0/6",
+    )
+    filtered = {i["id"]: i for i in data["items"]}["dt05"]
+    assert filtered["facts_ok"] and "2 million" in filtered["answer"]
