@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FIRST = """Amara Bruno Chiara Dmitri Elena Farid Greta Hiro Ines Jonas Kofi Lena Mateo Nadia Oskar Priya Quentin
 Rosa Samir Tamsin Ulla Viktor Wen Ximena Yusuf Zofia Adele Boris Celine Dario Esme Felix Gita Hugo Ida Jasper""".split()
@@ -154,3 +155,27 @@ def write_corpus(directory: Path, count: int, seed: int = 7) -> list[SynthArticl
     for a in articles:
         (directory / a.name).write_text(a.text, encoding="utf-8")
     return articles
+
+
+def fill_records(records: Any, count: int) -> None:
+    """`count` one-chunk articles written to the records only (no vectors): enough for anything that
+    lists articles (the corpus panel). Article 1234 is about Glazer; every tenth is undated."""
+    from rag.documents import Article, Chunk, chunk_id
+
+    items = []
+    for i in range(count):
+        title = "Glazer takes control of Manchester United" if i == 1234 else f"Harbour story number {i:05d}"
+        body = f"{title}. The council met on day {i} and discussed the harbour budget."
+        article = Article(
+            source=f"synthetic/{i:05d}.md",
+            title=title,
+            body=body,
+            outlet="Gazette" if i % 2 else "Island Times",
+            published=f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}" if i % 10 else None,
+        )
+        chunk = Chunk(chunk_id(article.source, article.content_hash, 0), article.source, 0, 0, len(body), body)
+        items.append((article, [chunk]))
+        if len(items) == 5000:  # one transaction per few thousand rows keeps memory flat at 100,000
+            records.replace_articles(items, [])
+            items = []
+    records.replace_articles(items, [])

@@ -100,6 +100,24 @@ def ingest(
     return report
 
 
+def delete_article(settings: Settings, source: str, *, store: Store | None = None) -> None:
+    """Delete an article in one step: its file in the corpus, its records and its vectors."""
+    path = (settings.corpus_dir / source).resolve()
+    if not path.is_relative_to(settings.corpus_dir.resolve()):
+        raise CorpusPathError(f"{source} is not a file of the corpus dir {settings.corpus_dir}")
+    store = store or open_store(settings)
+    if store.records.article(source) is None:
+        raise CorpusPathError(f"{source} is not an indexed article; the corpus panel lists them")
+    with store.records.ingest_lock():
+        path.unlink(missing_ok=True)
+        removed = store.records.remove_articles([source])
+        store.delete_vectors(removed)
+        store.records.clear_pending(removed)
+        _group_copies(store)
+        store.bump_generation()
+    log.info("deleted %s (%d chunks)", source, len(removed))
+
+
 def _files_to_ingest(corpus_dir: Path, paths: Sequence[Path] | None) -> list[Path]:
     if paths is None:
         return list(iter_article_files(corpus_dir))

@@ -66,6 +66,8 @@ class Settings:
     """RAG_API_KEY: when set, `rag serve` wants `Authorization: Bearer <key>`; never printed."""
     mcp: bool = False
     """RAG_MCP=1: `rag serve` also serves the MCP tools `ask` and `search` at /mcp/."""
+    examples: tuple[str, ...] = ()
+    """RAG_EXAMPLES: example questions under the chat, separated by `|` (else `examples.txt` in the data dir)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +100,7 @@ class Settings:
             api_port=_int(env, "RAG_API_PORT", d.api_port, minimum=1),
             api_key=env.get("RAG_API_KEY") or None,
             mcp=_flag(env, "RAG_MCP"),
+            examples=tuple(q.strip() for q in (env.get("RAG_EXAMPLES") or "").split("|") if q.strip()),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -30,6 +30,7 @@ Krause?" and "Which organization is Aaron Reichlin-Melnick with?" are refused, a
 when the administration tried to use the Alien Enemies Act?" is answered from other sentences. An
 open regression of the answer-quality work, held here so that it cannot grow unseen."""
 STRICT = os.environ.get("RAG_TESTS_STRICT") == "1"
+CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 """Set in CI: a missing heavy dependency (shared data, browser, server) fails instead of skipping."""
 
 _collection_ids = itertools.count()
@@ -164,3 +165,27 @@ def site() -> Iterator[str]:
 
     with serve_news_site() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's), shared by the browser tests."""
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM}; install Debian's chromium or set RAG_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

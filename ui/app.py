@@ -20,7 +20,8 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Answer
 from rag.store import open_store
-from ui.render import answer_markdown, corpus_html, feeds_html, footer_markdown, sources_html
+from ui.corpus import corpus_browser
+from ui.render import answer_markdown, feeds_html, footer_markdown, sources_html
 from ui.uploads import save_upload
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,24 @@ DEFAULT_EXAMPLES = (
     "What IRS data would ICE be able to cross-reference?",
     "Which lawmakers expressed outrage over the agreement?",
 )
+"""Questions about the seed article: shown only while it is indexed (see `examples_for`)."""
+SEED_SOURCE = "000_a4b3e2646b848259.md"
+EXAMPLES_FILE = "examples.txt"
+
+
+def examples_for(settings: Settings) -> tuple[str, ...]:
+    """The example questions to show: RAG_EXAMPLES, else the data dir's examples.txt (one per
+    line), else the seed article's when it is indexed, else none (not questions about absent articles)."""
+    if settings.examples:
+        return settings.examples
+    path = settings.data_dir / EXAMPLES_FILE
+    if path.is_file():
+        return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    try:
+        seeded = open_store(settings).records.article(SEED_SOURCE) is not None
+    except RagError:
+        return ()
+    return DEFAULT_EXAMPLES if seeded else ()
 
 # Local font stacks only: the default theme fonts would be fetched from the internet.
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -122,14 +141,12 @@ def build_app(
             records = open_store(settings).records
             articles, chunks = records.counts()
             return (
-                corpus_html(records.articles()),
                 feeds_html(saved_feeds(records)),
                 footer_markdown(backend, articles, chunks),
                 gr.update(choices=records.article_dates().outlet_names()),
             )
         except RagError as exc:
-            error = f"<p>Error: {html.escape(str(exc))}</p>"
-            return error, "", footer_markdown(backend, 0, 0), gr.skip()
+            return f"<p>Error: {html.escape(str(exc))}</p>", footer_markdown(backend, 0, 0), gr.skip()
 
     def follow_feed(url: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         """Save a feed, take its entries now and index them; the watcher polls it from then on."""
@@ -234,56 +251,57 @@ def build_app(
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Corpus", open=False, elem_id="corpus"):
-            corpus_table = gr.HTML()
+            # The actions first, then the articles: the list can be as long as the archive.
             with gr.Row():
                 upload = gr.File(
                     label="Add articles (.md, .txt, .html, .pdf; up to 5 MB)",
                     file_count="multiple",
                     file_types=sorted(ARTICLE_SUFFIXES),
                     elem_id="upload",
+                    height=120,
                 )
                 with gr.Column():
                     url_box = gr.Textbox(label="Add a web page", placeholder="https://...", elem_id="url")
                     url_button = gr.Button("Fetch and index", elem_id="fetch")
-                reindex_button = gr.Button("Re-index corpus", elem_id="reindex")
-            with gr.Row():
-                feed_box = gr.Textbox(label="RSS or Atom feed", placeholder="https://.../rss.xml", elem_id="feed-url")
                 with gr.Column():
-                    feed_add = gr.Button("Follow feed", elem_id="feed-add")
-                    feed_remove = gr.Button("Stop following", elem_id="feed-remove")
-            feeds_table = gr.HTML(elem_id="feeds")
+                    feed_box = gr.Textbox(
+                        label="RSS or Atom feed", placeholder="https://.../rss.xml", elem_id="feed-url"
+                    )
+                    with gr.Row():
+                        feed_add = gr.Button("Follow feed", size="sm", elem_id="feed-add")
+                        feed_remove = gr.Button("Stop following", size="sm", elem_id="feed-remove")
+                reindex_button = gr.Button("Re-index corpus", elem_id="reindex")
             corpus_status = gr.Markdown(elem_id="corpus-status")
+            feeds_table = gr.HTML(elem_id="feeds")
+            browser = corpus_browser(settings, ingest_fn, corpus_status)
         footer = gr.Markdown(elem_id="footer")
 
         chat_io = ([box, turns, chatbot, since_box, until_box, outlet_box], [box, turns, chatbot, sources])
-        panel = [corpus_table, feeds_table, footer, outlet_box]
+        panel = [feeds_table, footer, outlet_box]
+
+        def refreshed(event: Any) -> None:
+            """After an event: the panel, then the article browser, re-read."""
+            event.then(refresh, None, panel, api_visibility="private").then(
+                browser.refresh, browser.inputs, browser.outputs, api_visibility="private"
+            )
+
         box.submit(respond, *chat_io, api_visibility="private")
         send.click(respond, *chat_io, api_visibility="private")
         chatbot.example_select(_example_text, None, box, api_visibility="private").then(
             respond, *chat_io, api_visibility="private"
         )
         chatbot.clear(lambda: ([], sources_html(None)), None, [turns, sources], api_visibility="private")
-        upload.upload(add_files, upload, corpus_status, api_name="add_articles").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        url_button.click(add_url, url_box, corpus_status, api_name="add_url").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        url_box.submit(add_url, url_box, corpus_status, api_visibility="private").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        reindex_button.click(reindex, None, corpus_status, api_name="reindex").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        feed_add.click(follow_feed, feed_box, corpus_status, api_name="follow_feed").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        feed_remove.click(unfollow_feed, feed_box, corpus_status, api_name="unfollow_feed").then(
-            refresh, None, panel, api_visibility="private"
-        )
-        app.load(refresh, None, panel, api_visibility="private")
+        refreshed(upload.upload(add_files, upload, corpus_status, api_name="add_articles"))
+        refreshed(url_button.click(add_url, url_box, corpus_status, api_name="add_url"))
+        refreshed(url_box.submit(add_url, url_box, corpus_status, api_visibility="private"))
+        refreshed(reindex_button.click(reindex, None, corpus_status, api_name="reindex"))
+        refreshed(feed_add.click(follow_feed, feed_box, corpus_status, api_name="follow_feed"))
+        refreshed(feed_remove.click(unfollow_feed, feed_box, corpus_status, api_name="unfollow_feed"))
+        reread = (browser.refresh, browser.inputs, browser.outputs)
+        app.load(refresh, None, panel, api_visibility="private").then(*reread, api_visibility="private")
         if refresh_every:
-            gr.Timer(refresh_every).tick(refresh, None, panel, api_visibility="private")
+            timer = gr.Timer(refresh_every)
+            timer.tick(refresh, None, panel, api_visibility="private").then(*reread, api_visibility="private")
         gr.api(ask, api_name="ask")
     app.queue(default_concurrency_limit=2)
     return app
@@ -342,4 +360,5 @@ def main(settings: Settings | None = None, *, watch: bool = False) -> None:
         start_watching(settings, store=store)
         start_polling(settings, store.records)
     log.info("newsrag chat on http://%s:%d", settings.ui_host, settings.ui_port)
-    launch(build_app(settings, refresh_every=WATCH_REFRESH_SECONDS if watch else None), settings)
+    app = build_app(settings, examples=examples_for(settings), refresh_every=WATCH_REFRESH_SECONDS if watch else None)
+    launch(app, settings)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answering.citations import UNSUPPORTED_TAG
+from rag.documents import Article
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import ArticleSummary
 
@@ -117,17 +118,41 @@ def _article_card(cited: Sequence[Citation], passages: Sequence[SourcePassage]) 
 
 
 def corpus_html(articles: Sequence[ArticleSummary]) -> str:
-    """The indexed articles as a table."""
+    """One page of the indexed articles as a table."""
     if not articles:
-        return "<p>No articles indexed yet.</p>"
+        return '<p class="corpus-empty">No articles match.</p>'
     rows = "".join(
-        f"<tr><td>{html.escape(a.title)}</td><td>{html.escape(a.published or '')}</td>"
-        f"<td>{html.escape(a.source)}</td><td>{a.chunk_count}</td></tr>"
+        f"<tr><td>{html.escape(a.title)}</td><td>{html.escape(a.outlet or '')}</td>"
+        f"<td>{html.escape(a.published or '')}</td><td>{html.escape(a.source)}</td><td>{a.chunk_count}</td></tr>"
         for a in articles
     )
     return (
-        '<table class="corpus-table"><thead><tr><th>Title</th><th>Date</th><th>File</th><th>Chunks</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table>"
+        '<table class="corpus-table"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th><th>File</th>'
+        f"<th>Chunks</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def totals_markdown(articles: int, chunks: int, groups: int, undated: int, not_utf8: int) -> str:
+    return (
+        f"**{articles}** articles · **{chunks}** chunks · **{groups}** groups of near-duplicates · "
+        f"**{undated}** undated · **{not_utf8}** not UTF-8"
+    )
+
+
+def article_html(article: Article, copies: Sequence[str], chunks: Sequence[tuple[int, int, str]]) -> str:
+    """One article's view: its fields, its near-copies and its chunks (start, end, text)."""
+    fields = [("File", article.source), ("Outlet", article.outlet), ("Date", article.published), ("URL", article.url)]
+    rows = "".join(f"<tr><th>{name}</th><td>{html.escape(value)}</td></tr>" for name, value in fields if value)
+    if copies:
+        rows += f"<tr><th>Near-copies</th><td>{html.escape(', '.join(copies))}</td></tr>"
+    items = "".join(
+        f"<li><span class=\"chunk-span\">{start}-{end}</span> {html.escape(text[:200])}"
+        f"{'...' if len(text) > 200 else ''}</li>"
+        for start, end, text in chunks
+    )
+    return (
+        f'<div class="article-view"><h4>{html.escape(article.title)}</h4><table>{rows}</table>'
+        f"<p>{len(chunks)} chunks:</p><ol class=\"chunk-list\">{items}</ol></div>"
     )
 
 

@@ -105,6 +105,23 @@ class ArticleDates:
         return sorted(set(self.outlets.values()))
 
 
+@dataclass(frozen=True)
+class ArticlePage:
+    """One page of the article list and how many articles match in all."""
+
+    rows: list[ArticleSummary]
+    matching: int
+
+
+PAGE_SORTS = {
+    "title": "lower(title), source",
+    "newest": "published IS NULL, published DESC, source",
+    "chunks": "chunk_count DESC, source",
+    "file": "source",
+}
+"""Orders of the article list; `newest` compares the published field as text (ISO dates sort right)."""
+
+
 class Records(ABC):
     """Record manager and keyword index; one connection per thread."""
 
@@ -210,6 +227,32 @@ class Records(ABC):
         articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(articles), int(chunks)
+
+    def article_page(self, search: str = "", sort: str = "title", offset: int = 0, limit: int = 50) -> ArticlePage:
+        """Articles whose title, outlet or file name contains `search` (any case), in `sort` order,
+        `limit` of them from `offset`: the database pages, so no caller holds the whole list."""
+        order = PAGE_SORTS.get(sort, PAGE_SORTS["title"])
+        where, params = "", []
+        if search.strip():
+            escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            where = (
+                " WHERE lower(title) LIKE ? ESCAPE '\\' OR lower(coalesce(outlet, '')) LIKE ? ESCAPE '\\'"
+                " OR lower(source) LIKE ? ESCAPE '\\'"
+            )
+            params = [pattern, pattern, pattern]
+        db = self._connect()
+        matching = int(db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
+        rows = db.execute(
+            "SELECT source, title, outlet, published, url, chunk_count, indexed_at, encoding FROM articles"
+            f"{where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, max(1, limit), max(0, offset)],
+        )
+        return ArticlePage([ArticleSummary(*row) for row in rows], matching)
+
+    def not_utf8_count(self) -> int:
+        row = self._connect().execute("SELECT COUNT(*) FROM articles WHERE encoding IS NOT NULL").fetchone()
+        return int(row[0])
 
     def article_dates(self) -> ArticleDates:
         db = self._connect()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import threading
@@ -14,11 +13,10 @@ import pytest
 
 from ingest.indexer import ingest
 from rag.config import Settings
-from tests.conftest import REPO, SEED_ARTICLE, new_settings, skip_or_fail
+from tests.conftest import REPO, SEED_ARTICLE, new_settings
 from tests.servers import free_port
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 
 
 @dataclass
@@ -147,29 +145,6 @@ def test_ten_concurrent_clients_all_get_answers(served: Served) -> None:
     assert errors == []
     assert len(results) == 10
     assert sum(not r["refused"] for r in results) == 8
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"no Chromium at {CHROMIUM}; install Debian's chromium or set RAG_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        b.close()
 
 
 def test_browser_question_shows_cited_answer_and_highlighted_source(served: Served, browser) -> None:
