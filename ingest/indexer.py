@@ -19,6 +19,7 @@ from rag.duplicates import group_copies, signature
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import CorpusPathError
 from rag.filters import DAYS_META
+from rag.records.base import CHUNKS_EMBEDDED_KEY, INGEST_RUNS_KEY
 from rag.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def ingest(
         _backfill_days(store)
         report.copy_groups = _group_copies(store)
         store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        store.records.add_to_meta(INGEST_RUNS_KEY, 1)
+        store.records.add_to_meta(CHUNKS_EMBEDDED_KEY, report.chunks_embedded)
         if report.added or report.updated or report.removed or repaired:
             store.bump_generation()
     log.info("ingest: %s", report.summary())

@@ -66,6 +66,8 @@ class Settings:
     """RAG_API_KEY: when set, `rag serve` wants `Authorization: Bearer <key>`; never printed."""
     mcp: bool = False
     """RAG_MCP=1: `rag serve` also serves the MCP tools `ask` and `search` at /mcp/."""
+    rate_limit: int = 0
+    """RAG_RATE_LIMIT: requests a minute `rag serve` takes per API key (else per client address); 0 = no limit."""
     examples: tuple[str, ...] = ()
     """RAG_EXAMPLES: example questions under the chat, separated by `|` (else `examples.txt` in the data dir)."""
 
@@ -100,6 +102,7 @@ class Settings:
             api_port=_int(env, "RAG_API_PORT", d.api_port, minimum=1),
             api_key=env.get("RAG_API_KEY") or None,
             mcp=_flag(env, "RAG_MCP"),
+            rate_limit=_int(env, "RAG_RATE_LIMIT", d.rate_limit, minimum=0),
             examples=tuple(q.strip() for q in (env.get("RAG_EXAMPLES") or "").split("|") if q.strip()),
         )
 

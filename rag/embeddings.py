@@ -47,6 +47,11 @@ class Embedder:
             return self._model
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (the first use loads it)."""
+        return self._model is not None
+
+    @property
     def max_tokens(self) -> int:
         """The longest input, in tokens, that the model reads without truncating."""
         return int(self.model.max_seq_length or 256)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,7 +21,8 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +31,8 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.filters import FilterError
 from rag.models import Answer
+from rag.operations import REQUEST_ID_HEADER, Metrics, RateLimiter, log_request, request_id
+from rag.records.base import CHUNKS_EMBEDDED_KEY, INGEST_RUNS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +120,25 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
         tools = news_tools(settings)
         tools_app = tools.streamable_http_app()  # creates the session manager the lifespan runs
 
+    metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit)
+    warm = threading.Event()
+
+    def warm_up() -> None:
+        """Load the models before the first question rather than during it; /readyz waits for this."""
+        try:
+            from rag.answering.reranker import get_reranker
+            from rag.embeddings import get_embedder
+
+            get_embedder().model  # noqa: B018
+            get_reranker().module  # noqa: B018
+            warm.set()
+        except Exception:
+            log.exception("loading the models failed")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         if tools is None:
             yield
             return
@@ -132,6 +153,7 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        metrics.errors.labels(exc.code or exc.kind).inc()
         return _error(exc.status, exc.message, exc.kind, exc.code)
 
     @app.exception_handler(StarletteHTTPException)
@@ -141,19 +163,65 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        metrics.errors.labels("internal").inc()
         log.exception("unexpected error in the chat API")
         return _error(500, "unexpected error; see the server log", kind="server_error")
 
     @app.middleware("http")
     async def check_key(request: Request, call_next: Any) -> Any:
-        if settings.api_key and request.url.path.startswith(("/v1/", MCP_PATH)):
-            given = request.headers.get("authorization", "")
+        protected = request.url.path.startswith(("/v1/", MCP_PATH))
+        given = request.headers.get("authorization", "")
+        if settings.api_key and protected:
             expected = f"Bearer {settings.api_key}"
             if not hmac.compare_digest(given.encode(), expected.encode()):
+                metrics.errors.labels("invalid_api_key").inc()
                 return _error(
                     401, "missing or wrong API key; send Authorization: Bearer <RAG_API_KEY>", code="invalid_api_key"
                 )
+        if protected:
+            # Per key when there is one, else per client address.
+            client = given or (request.client.host if request.client else "unknown")
+            wait = limiter.retry_after(client)
+            if wait:
+                metrics.errors.labels("rate_limit_exceeded").inc()
+                response = _error(
+                    429,
+                    f"rate limit of {settings.rate_limit} requests a minute reached; retry in {wait} s",
+                    kind="rate_limit_error",
+                    code="rate_limit_exceeded",
+                )
+                response.headers["Retry-After"] = str(wait)
+                return response
         return await call_next(request)
+
+    @app.middleware("http")
+    async def trace(request: Request, call_next: Any) -> Any:
+        """Outermost: a request id on every response, one JSON log line and a count per request."""
+        rid = request_id(request.headers.get(REQUEST_ID_HEADER))
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = rid
+        path = request.url.path if request.url.path in _KNOWN_PATHS else "other"
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        client = request.client.host if request.client else None
+        log_request(rid, request.method, request.url.path, response.status_code, time.perf_counter() - started, client)
+        return response
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        problem = await run_in_threadpool(_not_ready, settings, warm)
+        if problem:
+            return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics_page() -> Response:
+        await run_in_threadpool(_index_figures, settings, metrics)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -175,7 +243,13 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
         given = chat.filters.model_dump(exclude_none=True) if chat.filters else {}
 
         def run() -> Answer:
-            return answer_fn(question, history=history, settings=settings, **given)
+            started = time.perf_counter()
+            result = answer_fn(question, history=history, settings=settings, **given)
+            metrics.questions.labels("chat_completions").inc()
+            metrics.latency.observe(time.perf_counter() - started)
+            if result.refused:
+                metrics.refusals.inc()
+            return result
 
         if not chat.stream:
             result = await run_in_threadpool(_answered, run)
@@ -228,6 +302,39 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app
+
+
+_KNOWN_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/healthz", "/readyz", "/metrics"})
+"""Paths counted by name in the request metrics; any other counts as "other" (ids would explode the labels)."""
+
+
+def _not_ready(settings: Settings, warm: threading.Event) -> str | None:
+    """Why the server cannot answer yet, or None."""
+    from rag.store import open_store
+
+    try:
+        if open_store(settings).records.counts()[1] == 0:
+            return "nothing is indexed; run `rag ingest`"
+    except RagError as exc:
+        return str(exc)
+    if not warm.is_set():
+        return "the models are still loading"
+    return None
+
+
+def _index_figures(settings: Settings, metrics: Metrics) -> None:
+    """Read the index's size and ingest counters from the records (another process may ingest)."""
+    from rag.records import open_records
+
+    try:
+        records = open_records(settings)
+        articles, chunks = records.counts()
+        metrics.articles.set(articles)
+        metrics.chunks.set(chunks)
+        metrics.ingest_runs.set(int(records.get_meta(INGEST_RUNS_KEY) or 0))
+        metrics.chunks_embedded.set(int(records.get_meta(CHUNKS_EMBEDDED_KEY) or 0))
+    except RagError as exc:
+        log.warning("reading the index figures for /metrics failed: %s", exc)
 
 
 def _message(text: str) -> dict[str, Any]:
@@ -288,4 +395,17 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     """Serve the API with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(build_api(settings), host=host or settings.ui_host, port=port or settings.api_port, log_level="warning")
+    logging.getLogger("newsrag.access").setLevel(logging.INFO)
+    if not logging.getLogger("newsrag.access").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("newsrag.access").addHandler(handler)
+        logging.getLogger("newsrag.access").propagate = False
+    uvicorn.run(
+        build_api(settings),
+        host=host or settings.ui_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        # SIGTERM or Ctrl-C: stop taking requests, let answers in flight finish (up to this long).
+        timeout_graceful_shutdown=int(settings.llm_timeout) + 5,
+    )

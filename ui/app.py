@@ -333,11 +333,41 @@ def launch(app: gr.Blocks, settings: Settings, *, block: bool = True, **kwargs: 
         css=CSS,
         theme=THEME,
         footer_links=[],
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=True,
         max_file_size=settings.max_file_bytes,
         **kwargs,
     )
+    add_health_routes(app, settings)
+    if block:
+        app.block_thread()
+
+
+def add_health_routes(app: gr.Blocks, settings: Settings) -> None:
+    """/healthz (the process is up) and /readyz (the index is open and not empty, the embedder
+    loaded), ahead of the page's own routes, without login: for a supervisor or a load balancer."""
+    from fastapi.responses import JSONResponse
+
+    from rag.embeddings import get_embedder
+
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def readyz() -> JSONResponse:
+        try:
+            empty = open_store(settings).records.counts()[1] == 0
+        except RagError as exc:
+            return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
+        if empty:
+            return JSONResponse({"status": "not ready", "reason": "nothing is indexed; run `rag ingest`"}, 503)
+        if not get_embedder().loaded:
+            return JSONResponse({"status": "not ready", "reason": "the embedder is still loading"}, 503)
+        return JSONResponse({"status": "ready"})
+
+    server = app.app
+    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz)):
+        server.add_api_route(path, endpoint, methods=["GET"])
+        server.router.routes.insert(0, server.router.routes.pop())  # before the page's catch-all routes
 
 
 WATCH_REFRESH_SECONDS = 5.0

@@ -38,6 +38,9 @@ TITLE_WEIGHT = 0.5
 """A title word counts half a body word: every chunk of an article repeats its title."""
 
 
+INGEST_RUNS_KEY = "ingest_runs"
+CHUNKS_EMBEDDED_KEY = "chunks_embedded_total"
+"""Meta keys counting ingest runs and the chunks they embedded (for `rag serve`'s /metrics)."""
 KEPT_META = "feeds"
 """The meta key a rebuild keeps: the saved feeds and what was taken from them are not index state."""
 
@@ -203,6 +206,12 @@ class Records(ABC):
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
             _put_meta(db, key, value)
+
+    def add_to_meta(self, key: str, amount: int) -> None:
+        """Add to a counter kept in the meta table, in one transaction."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            _put_meta(db, key, str(int(row[0] if row else 0) + amount))
 
     # --- what is indexed --------------------------------------------------------------------
 

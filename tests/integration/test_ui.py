@@ -290,3 +290,11 @@ def test_browser_date_filter_restricts_the_answer(served: Served, browser) -> No
     page.press("#question textarea", "Enter")
     page.wait_for_function("document.querySelector('#chat').innerText.includes('is not a date')", timeout=60_000)
     page.close()
+
+
+def test_the_chat_answers_health_and_readiness_checks(served: Served) -> None:
+    import httpx
+
+    root = served.url.rstrip("/")
+    assert httpx.get(f"{root}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{root}/readyz").json() == {"status": "ready"}
