@@ -329,6 +329,10 @@ def main() -> None:
         "ingest-1000",
         "ingest-archive",
         "quality",
+        "feeds",
+        "corpus_panel",
+        "lede_by_writer",
+        "properties",
     ):
         data = load(extra)
         if data:

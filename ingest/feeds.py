@@ -246,8 +246,6 @@ def _fetch_feed(
     url: str, state: FeedState, settings: Settings, client: httpx.Client, pacer: _Pacer
 ) -> tuple[Any, dict[str, str]]:
     """The parsed feed and its response headers, or (None, {}) when the server says 304 Not Modified."""
-    import feedparser
-
     conditional = {}
     if state.etag:
         conditional["If-None-Match"] = state.etag
@@ -260,13 +258,20 @@ def _fetch_feed(
         raise FeedError(str(exc)) from None
     if page.status == 304:
         return None, {}
-    feed = feedparser.parse(page.body, response_headers={"content-location": page.url})
+    return parse_feed(page.body, url, page.url), {k.lower(): v for k, v in page.headers.items()}
+
+
+def parse_feed(body: bytes, url: str, location: str | None = None) -> Any:
+    """The parsed feed, or a `FeedError` naming `url` when the bytes hold no RSS or Atom feed."""
+    import feedparser
+
+    feed = feedparser.parse(body, response_headers={"content-location": location or url})
     if feed.get("bozo") and not feed.entries:
         reason = type(feed.get("bozo_exception")).__name__ if feed.get("bozo_exception") else "unreadable"
         raise FeedError(f"{url}: not an RSS or Atom feed ({reason})")
     if not feed.get("version") and not feed.entries:
         raise FeedError(f"{url}: not an RSS or Atom feed")
-    return feed, {k.lower(): v for k, v in page.headers.items()}
+    return feed
 
 
 def _entry_id(entry: Any) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from rag.config import Settings
 
@@ -31,6 +32,12 @@ when the administration tried to use the Alien Enemies Act?" is answered from ot
 open regression of the answer-quality work, held here so that it cannot grow unseen."""
 STRICT = os.environ.get("RAG_TESTS_STRICT") == "1"
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
+
+# Property tests (tests/unit/test_properties.py): the same generated inputs on every run; the long
+# profile tries many more (`RAG_HYPOTHESIS_PROFILE=long make test`, figures in bench/RESULTS.md).
+hypothesis_settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("long", max_examples=3000, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("RAG_HYPOTHESIS_PROFILE", "ci"))
 """Set in CI: a missing heavy dependency (shared data, browser, server) fails instead of skipping."""
 
 _collection_ids = itertools.count()

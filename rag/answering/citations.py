@@ -53,7 +53,9 @@ def check_citations(raw: str, passages: list[Passage], embedder: Embedder) -> Ch
     evidence = _evidence(passages)
     claims = [(text[s:e]) for s, e in sentence_spans(text)]
     if not claims or not evidence:
-        return CheckedAnswer(text, notes=["the model's answer has no checkable sentence"])
+        # Nothing to check against: its markers point at nothing, so none is kept.
+        plain = re.sub(r"\s+", " ", _MARKER.sub("", text)).strip()
+        return CheckedAnswer(plain, notes=["the model's answer has no checkable sentence"])
     stripped = [_MARKER.sub("", c).strip() for c in claims]
     if all(_NOT_COVERED.search(c) for c in stripped):
         return CheckedAnswer(text, declined=True)
