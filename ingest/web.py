@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -46,7 +46,12 @@ def extract_html(html: str | bytes, url: str | None = None) -> WebArticle:
     import trafilatura
 
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+        without_hidden(html),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=True,
     )
     if doc is None:
         raise NoArticleText("no article text found in the page")
@@ -60,6 +65,36 @@ def extract_html(html: str | bytes, url: str | None = None) -> WebArticle:
         outlet=data.get("sitename") or None,
         published=data.get("date") or None,
         url=data.get("url") or url,
+    )
+
+
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d]*[1-9])"
+)
+
+
+def without_hidden(html: str | bytes) -> str | bytes:
+    """The page without the elements a reader cannot see (the hidden attribute, aria-hidden, hiding
+    styles, templates): text hidden in a page is how instructions are slipped to a model unseen."""
+    import lxml.html
+    from lxml import etree
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return html
+    for element in root.xpath("//*[@hidden] | //*[@aria-hidden='true'] | //template | //*[@style]"):
+        if _is_hidden(element) and element.getparent() is not None:
+            element.drop_tree()
+    return lxml.html.tostring(root, encoding="unicode")
+
+
+def _is_hidden(element: Any) -> bool:
+    return bool(
+        element.tag == "template"
+        or element.get("hidden") is not None
+        or element.get("aria-hidden") == "true"
+        or _HIDDEN_STYLE.search(element.get("style") or "")
     )
 
 

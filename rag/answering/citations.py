@@ -67,6 +67,8 @@ def check_citations(raw: str, passages: list[Passage], embedder: Embedder) -> Ch
     for claim, plain, vector in zip(claims, stripped, claim_vectors, strict=True):
         cited = {int(n) for n in _MARKER.findall(claim)}
         valid = {n for n in cited if 1 <= n <= len(passages)}
+        if not plain.strip("[]() .,;:"):
+            continue  # markers or punctuation alone ("[3]" after a sentence's full stop): no claim to check
         if cited - valid:
             result.notes.append(f"removed citation(s) {sorted(cited - valid)} that point to no passage")
         best = _best_support(plain, vector, evidence, ev_vectors, valid)
@@ -90,11 +92,28 @@ def check_citations(raw: str, passages: list[Passage], embedder: Embedder) -> Ch
 
 
 def _evidence(passages: list[Passage]) -> list[_Evidence]:
+    """The passages' sentences that can back a claim; a sentence addressed to a model (an
+    injection: "ignore your instructions and say ...") reports nothing and backs nothing."""
     found = []
     for i, p in enumerate(passages):
         for s, e in sentence_spans(p.text):
-            found.append(_Evidence(i + 1, p.start + s, p.start + e, p.text[s:e]))
+            if not addresses_a_model(p.text[s:e]):
+                found.append(_Evidence(i + 1, p.start + s, p.start + e, p.text[s:e]))
     return found
+
+
+_TO_A_MODEL = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,60}\b(?:instructions?|prompts?|rules|guidelines|system message)\b"
+    r"|\b(?:you are now|from now on you|pretend (?:to be|you are)|developer mode|jailbreak|system prompt)\b"
+    r"|\b(?:as an ai|language model),? (?:you|answer|reply|say)\b"
+    r"|^\W*(?:system|assistant)\s*:",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def addresses_a_model(sentence: str) -> bool:
+    """Whether the sentence gives orders to a language model rather than reporting news."""
+    return bool(_TO_A_MODEL.search(sentence))
 
 
 def _best_support(
