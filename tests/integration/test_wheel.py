@@ -23,16 +23,27 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A copy of the tree: building writes build/ and *.egg-info, which must not touch the checkout.
     source = out / "src"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", ".git", "bench", "tests", "*.egg-info"))
+    # The sdist first, then the wheel from it (python -m build's way): what the sdist leaves out,
+    # the wheel then lacks too. No isolation: the build needs no download.
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     if built.returncode != 0:
-        skip_or_fail(f"building the wheel failed: {built.stderr[-500:]}")
+        skip_or_fail(f"building the sdist and wheel failed: {built.stderr[-500:]}")
     (found,) = out.glob("newsrag-*.whl")
     return found
+
+
+def test_the_sdist_is_built_beside_the_wheel(wheel: Path) -> None:
+    import tarfile
+
+    (sdist,) = wheel.parent.glob("newsrag-*.tar.gz")
+    names = tarfile.open(sdist).getnames()
+    assert any(n.endswith("rag/answering/selector.json") for n in names)
+    assert any(n.endswith("pyproject.toml") for n in names) and any(n.endswith("README.md") for n in names)
 
 
 def test_the_wheel_holds_every_data_file_of_the_packages(wheel: Path) -> None:
