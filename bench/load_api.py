@@ -62,15 +62,42 @@ def main(clients: int, per_client: int, shared: Path) -> None:
         time.sleep(0.05)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
+        before = _counters(base_url)
         plain = run(base_url, questions, clients, per_client, stream=False)
         streamed = run(base_url, questions, clients, per_client, stream=True)
+        after = _counters(base_url)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
     write_result(
         "load-api",
-        {"clients": clients, "questions_per_client": per_client, "non_streamed": plain, "streamed": streamed},
+        {
+            "clients": clients,
+            "questions_per_client": per_client,
+            "non_streamed": plain,
+            "streamed": streamed,
+            "metrics_before": before,
+            "metrics_after": after,
+        },
     )
+
+
+def _counters(base_url: str) -> dict[str, float]:
+    """The /metrics counters the load moves (Prometheus text, summed over labels)."""
+    import re
+
+    import httpx
+
+    text = httpx.get(base_url.removesuffix("/v1") + "/metrics").text
+    names = (
+        "newsrag_questions_total",
+        "newsrag_refusals_total",
+        "newsrag_answer_seconds_count",
+        "newsrag_errors_total",
+    )
+    return {
+        name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)) for name in names
+    }
 
 
 if __name__ == "__main__":

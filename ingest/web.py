@@ -107,11 +107,21 @@ def extract_pdf(path: Path) -> WebArticle:
         reader = PdfReader(path)
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
+        created = _pdf_date(reader)
     except (PdfReadError, OSError, ValueError) as exc:
         raise NoArticleText(f"unreadable PDF ({type(exc).__name__})") from None
     if not any(pages):
         raise NoArticleText("the PDF has no extractable text (a scan?)")
-    return WebArticle(title=str(title) if title else None, text=f"\n{PAGE_BREAK}\n".join(pages))
+    return WebArticle(title=str(title) if title else None, text=f"\n{PAGE_BREAK}\n".join(pages), published=created)
+
+
+def _pdf_date(reader: Any) -> str | None:
+    """The PDF's creation day from its metadata (YYYY-MM-DD), when it has a readable one."""
+    try:
+        created = reader.metadata.creation_date if reader.metadata else None
+    except (ValueError, TypeError):  # a malformed date string in the metadata
+        return None
+    return created.date().isoformat() if created else None
 
 
 def to_markdown(article: WebArticle) -> str:

@@ -134,7 +134,7 @@ def make_pdf(pages: list[list[str]], title: str) -> bytes:
             f" /Contents {5 + 2 * i} 0 R >>".encode()
         )
         objects.append(f"<< /Length {len(content)} >>\nstream\n{content}\nendstream".encode())
-    objects.append(f"<< /Title ({esc(title)}) >>".encode())
+    objects.append(f"<< /Title ({esc(title)}) /CreationDate (D:20260304093000Z) >>".encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for n, obj in enumerate(objects, start=1):
@@ -169,5 +169,6 @@ def test_pdf_is_indexed_with_page_numbers_in_citations(web_settings: Settings) -
     [c] = [c for c in result.citations if "42 million" in c.quote]
     assert c.page == 2 and c.to_dict()["page"] == 2
     assert c.title == "Lark City budget report"
+    assert c.published == "2026-03-04"  # the PDF's creation date
     body = open_store(web_settings).records.body("budget.pdf")
     assert body is not None and body[c.start : c.end] == c.quote
