@@ -14,7 +14,23 @@ import time
 
 from bench.common import REPO, write_result
 
-_STATS = re.compile(r"test_properties\.py::(\w+):\s*\n\s*- (\d+) passing, (\d+) failing, and (\d+) invalid")
+_HEADER = re.compile(r"^tests/unit/test_properties\.py::(\w+):\s*$", re.MULTILINE)
+_COUNTS = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
+
+
+def statistics(output: str) -> dict[str, dict[str, int]]:
+    """Per property, the inputs tried (passing and failing, over every phase) and the invalid ones."""
+    found = {}
+    headers = list(_HEADER.finditer(output))
+    for n, header in enumerate(headers):
+        block = output[header.end() : headers[n + 1].start() if n + 1 < len(headers) else len(output)]
+        counts = [tuple(map(int, m)) for m in _COUNTS.findall(block)]
+        found[header.group(1)] = {
+            "inputs_tried": sum(p + f for p, f, _ in counts),
+            "failing": sum(f for _, f, _ in counts),
+            "invalid": sum(i for _, _, i in counts),
+        }
+    return found
 
 
 def main() -> None:
@@ -36,10 +52,7 @@ def main() -> None:
         text=True,
         check=False,
     )
-    properties = {
-        name: {"inputs_tried": int(passing) + int(failing), "failing": int(failing), "invalid": int(invalid)}
-        for name, passing, failing, invalid in _STATS.findall(run.stdout)
-    }
+    properties = statistics(run.stdout)
     write_result(
         "properties",
         {
