@@ -41,7 +41,8 @@ def test_the_sdist_is_built_beside_the_wheel(wheel: Path) -> None:
     import tarfile
 
     (sdist,) = wheel.parent.glob("newsrag-*.tar.gz")
-    names = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
     assert any(n.endswith("rag/answering/selector.json") for n in names)
     assert any(n.endswith("pyproject.toml") for n in names) and any(n.endswith("README.md") for n in names)
 
