@@ -19,6 +19,10 @@ STEPS = [
     # The fold rerankers that cross-validation needs (the shipped reranker is left as committed).
     ["bench.train_reranker", "--no-final"],
     ["bench.answer_quality"],
+    ["bench.lede_by_writer"],
+    ["bench.feeds"],
+    ["bench.corpus_panel"],
+    ["bench.properties"],
     ["bench.scale_out"],
     ["bench.report"],
 ]
