@@ -95,28 +95,28 @@ class PollReport:
 
 # --- the saved list -----------------------------------------------------------------------------
 
-_state_lock = threading.Lock()
-"""One writer of the feed state per process (the chat's panel and its poller share one)."""
-
-
 def load_feeds(records: Records) -> dict[str, FeedState]:
-    raw = records.get_meta(META_KEY)
-    if not raw:
-        return {}
-    return {url: FeedState(**data) for url, data in json.loads(raw).items()}
+    return _parse(records.get_meta(META_KEY))
 
 
-def _save_feeds(records: Records, feeds: dict[str, FeedState]) -> None:
-    records.set_meta(META_KEY, json.dumps({url: asdict(s) for url, s in feeds.items()}, ensure_ascii=False))
+def _parse(raw: str | None) -> dict[str, FeedState]:
+    return {url: FeedState(**data) for url, data in json.loads(raw).items()} if raw else {}
+
+
+def _dump(feeds: dict[str, FeedState]) -> str:
+    return json.dumps({url: asdict(s) for url, s in feeds.items()}, ensure_ascii=False)
 
 
 def _update(records: Records, url: str, change: Callable[[FeedState], None]) -> FeedState:
-    with _state_lock:
-        feeds = load_feeds(records)
-        state = feeds.setdefault(url, FeedState(url=url))
-        change(state)
-        _save_feeds(records, feeds)
-        return state
+    """Change one feed's state; the read and the write are one transaction that other writers (the
+    chat's panel, a poller, another process) wait for, so no update is lost."""
+
+    def apply(raw: str | None) -> str:
+        feeds = _parse(raw)
+        change(feeds.setdefault(url, FeedState(url=url)))
+        return _dump(feeds)
+
+    return _parse(records.update_meta(META_KEY, apply))[url]
 
 
 def check_feed_url(url: str) -> str:
@@ -140,13 +140,18 @@ def add_feed(records: Records, url: str) -> FeedState:
 def remove_feed(records: Records, url: str) -> bool:
     """Take a feed out of the saved list; its articles stay in the corpus. False if it was not there."""
     url = check_feed_url(url)
-    with _state_lock:
-        feeds = load_feeds(records)
-        if url not in feeds or not feeds[url].saved:
-            return False
-        del feeds[url]
-        _save_feeds(records, feeds)
-        return True
+    removed = False
+
+    def drop(raw: str | None) -> str:
+        nonlocal removed
+        feeds = _parse(raw)
+        removed = url in feeds and feeds[url].saved
+        if removed:
+            del feeds[url]
+        return _dump(feeds)
+
+    records.update_meta(META_KEY, drop)
+    return removed
 
 
 def saved_feeds(records: Records) -> list[FeedState]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -207,11 +207,22 @@ class Records(ABC):
         with self.transaction() as db:
             _put_meta(db, key, value)
 
-    def add_to_meta(self, key: str, amount: int) -> None:
-        """Add to a counter kept in the meta table, in one transaction."""
+    def update_meta(self, key: str, change: Callable[[str | None], str]) -> str:
+        """Read, change and write one meta value in one transaction that no other writer of the
+        same key (in any process) interleaves with; return the new value."""
         with self.transaction() as db:
+            self._lock_meta(db, key)
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            _put_meta(db, key, str(int(row[0] if row else 0) + amount))
+            value = change(None if row is None else str(row[0]))
+            _put_meta(db, key, value)
+            return value
+
+    def _lock_meta(self, db: Db, key: str) -> None:  # noqa: B027 - SQLite's IMMEDIATE transaction already serialises
+        """Hold, until the transaction ends, a lock that other writers of this meta key wait for."""
+
+    def add_to_meta(self, key: str, amount: int) -> None:
+        """Add to a counter kept in the meta table."""
+        self.update_meta(key, lambda value: str(int(value or 0) + amount))
 
     # --- what is indexed --------------------------------------------------------------------
 

@@ -201,6 +201,11 @@ class PostgresRecords(Records):
             db.conn.close()
             self._local.db = None
 
+    def _lock_meta(self, db: Db, key: str) -> None:
+        # READ COMMITTED lets two read-modify-writes interleave: a transaction-scoped advisory lock
+        # per key queues them.
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':meta:' || ?, 0))", (key,))
+
     def reset(self) -> None:
         with self.transaction() as db:
             db.raw(f"TRUNCATE {_TABLES} RESTART IDENTITY")

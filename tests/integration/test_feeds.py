@@ -352,3 +352,25 @@ def test_the_corpus_panel_follows_and_unfollows_feeds(gazette: FeedSite, feed_se
         assert [s.url for s in saved_feeds(open_records(settings))] == [f"{gazette.base}/nothing.xml"]
     finally:
         app.close()
+
+
+@pytest.mark.both_backends
+def test_feeds_saved_at_the_same_time_are_all_kept(settings: Settings) -> None:
+    """Each thread writes through its own database connection, as separate processes would."""
+    records = open_records(settings)
+    errors: list[BaseException] = []
+
+    def add_many(n: int) -> None:
+        try:
+            for i in range(15):
+                add_feed(records, f"https://site{n}.example/feed-{i}.xml")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add_many, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(saved_feeds(records)) == 45
