@@ -174,9 +174,11 @@ def site() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium (Debian's), shared by the browser tests."""
+    """Headless Chromium (Debian's) for one test module. Not for the session: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, and later tests that call
+    asyncio.run() (LangChain's ainvoke, the MCP client) cannot run beside it."""
     if not Path(CHROMIUM).exists():
         skip_or_fail(f"no Chromium at {CHROMIUM}; install Debian's chromium or set RAG_CHROMIUM")
     from playwright.sync_api import sync_playwright
