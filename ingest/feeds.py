@@ -28,8 +28,8 @@ from ingest.web import (
     fetch_html_article,
     new_client,
     normalise_url,
+    save_article,
     saved_name,
-    to_markdown,
 )
 from rag.config import Settings
 from rag.errors import RagError
@@ -342,10 +342,7 @@ def _clean(value: object) -> str | None:
 def _save_entry(article: WebArticle, feed_url: str, settings: Settings) -> Path:
     site = re.sub(r"[^a-z0-9]+", "-", urlsplit(feed_url).netloc.lower()).strip("-") or "feed"
     name = saved_name(article.url) if article.url else saved_name(f"{feed_url}#{article.title}")
-    target = settings.corpus_dir / FEEDS_DIR / site / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(to_markdown(article), encoding="utf-8")
-    return target
+    return save_article(article, settings.corpus_dir / FEEDS_DIR / site / name)
 
 
 def poll_saved_feeds(

@@ -241,8 +241,11 @@ def fetch_html_article(url: str, settings: Settings, client: httpx.Client | None
 
 def fetch_article(url: str, settings: Settings) -> Path:
     """Fetch a page, extract the article and save it under `<corpus>/web/`; return the saved path."""
-    article = fetch_html_article(url, settings)
-    target = settings.corpus_dir / "web" / saved_name(url)
+    return save_article(fetch_html_article(url, settings), settings.corpus_dir / "web" / saved_name(url))
+
+
+def save_article(article: WebArticle, target: Path) -> Path:
+    """Write the article as Markdown with front matter at `target` (folders created); return it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(to_markdown(article), encoding="utf-8")
     return target

@@ -24,12 +24,15 @@ SORTS = {"Title": "title", "Newest first": "newest", "Most chunks": "chunks", "F
 
 def page_of(records: Records, search: str, sort: str, page: int) -> tuple[str, str, int]:
     """The table of one page (clamped to the pages there are), its label, and the page number."""
-    found = records.article_page(search, SORTS.get(sort, "title"), 0, 1)
+    order = SORTS.get(sort, "title")
+    page = max(0, page)
+    found = records.article_page(search, order, page * PAGE_SIZE, PAGE_SIZE)
     pages = max(1, -(-found.matching // PAGE_SIZE))
-    page = min(max(0, page), pages - 1)
-    rows = records.article_page(search, SORTS.get(sort, "title"), page * PAGE_SIZE, PAGE_SIZE).rows
+    if page >= pages:  # past the end (the list shrank, or "Next" on the last page): show the last page
+        page = pages - 1
+        found = records.article_page(search, order, page * PAGE_SIZE, PAGE_SIZE)
     label = f"Page {page + 1} of {pages} · {found.matching} matching"
-    return corpus_html(rows), label, page
+    return corpus_html(found.rows), label, page
 
 
 def totals(records: Records) -> str:

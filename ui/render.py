@@ -117,19 +117,19 @@ def _article_card(cited: Sequence[Citation], passages: Sequence[SourcePassage]) 
     )
 
 
+def _table(css_class: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """An HTML table with every cell escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def corpus_html(articles: Sequence[ArticleSummary]) -> str:
     """One page of the indexed articles as a table."""
     if not articles:
         return '<p class="corpus-empty">No articles match.</p>'
-    rows = "".join(
-        f"<tr><td>{html.escape(a.title)}</td><td>{html.escape(a.outlet or '')}</td>"
-        f"<td>{html.escape(a.published or '')}</td><td>{html.escape(a.source)}</td><td>{a.chunk_count}</td></tr>"
-        for a in articles
-    )
-    return (
-        '<table class="corpus-table"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th><th>File</th>'
-        f"<th>Chunks</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
+    rows = [(a.title, a.outlet or "", a.published or "", a.source, a.chunk_count) for a in articles]
+    return _table("corpus-table", ("Title", "Outlet", "Date", "File", "Chunks"), rows)
 
 
 def totals_markdown(articles: int, chunks: int, groups: int, undated: int, not_utf8: int) -> str:
@@ -160,15 +160,8 @@ def feeds_html(feeds: Sequence[FeedState]) -> str:
     """The saved feeds as a table: entries taken, last poll and the last poll's error."""
     if not feeds:
         return '<p class="feeds-empty">No saved feeds.</p>'
-    rows = "".join(
-        f"<tr><td>{html.escape(f.title or '')}</td><td>{html.escape(f.url)}</td><td>{len(f.taken)}</td>"
-        f"<td>{html.escape(f.last_poll or 'never')}</td><td>{html.escape(f.error or '')}</td></tr>"
-        for f in feeds
-    )
-    return (
-        '<table class="feeds-table"><thead><tr><th>Feed</th><th>URL</th><th>Entries taken</th><th>Last poll</th>'
-        f"<th>Error</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
+    rows = [(f.title or "", f.url, len(f.taken), f.last_poll or "never", f.error or "") for f in feeds]
+    return _table("feeds-table", ("Feed", "URL", "Entries taken", "Last poll", "Error"), rows)
 
 
 def footer_markdown(backend: str, articles: int, chunks: int) -> str:

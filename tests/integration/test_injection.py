@@ -106,11 +106,11 @@ def test_an_obeyed_injection_is_flagged_and_its_markers_dropped(injected: Settin
     assert not result.refused
     body = open_store(injected).records.body("harbour.md") or ""
     assert_no_injection_unflagged(result, body)
-    if result.backend == "extractive":  # every sentence of the model was unsupported: the fallback says so
-        assert any("obedient" in n for n in result.notes)
-    else:
-        assert any(INJECTED.lower() in n.lower() for n in result.notes), result.notes
-        assert "  " not in result.text and not result.text.startswith("(unsupported)")
+    # The model's answer is kept (its second sentence is supported), with the injected one flagged.
+    assert result.backend == "openai:obedient", result.notes
+    assert INJECTED.lower() in result.text.lower() and "(unsupported)" in result.text
+    assert any(INJECTED.lower() in n.lower() for n in result.notes), result.notes
+    assert "  " not in result.text
 
 
 def test_the_prompt_carries_the_articles_as_quoted_data() -> None:
