@@ -19,11 +19,13 @@ from bench.synth import write_corpus
 
 
 def main(count: int, shared: Path | None = None) -> None:
+    from sentence_transformers import SentenceTransformer
+
     from ingest.chunker import chunk_article
     from ingest.indexer import ingest
     from ingest.loader import iter_article_files, load_articles
     from rag.config import Settings
-    from rag.embeddings import get_embedder
+    from rag.embeddings import bundled_model_path, get_embedder
 
     name = "archive" if shared else str(count)
     if shared:
@@ -37,7 +39,8 @@ def main(count: int, shared: Path | None = None) -> None:
         shutil.rmtree(d, ignore_errors=True)
     settings = Settings(corpus_dir=corpus, data_dir=ours_dir, collection="bench")
     embedder = get_embedder()
-    model = embedder.model  # loaded before any timing, for every contender
+    embedder.load()  # loaded before any timing, for every contender
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")  # the raw-encode baseline
     peer_emb = peer_embeddings()
     files = list(iter_article_files(corpus))
 

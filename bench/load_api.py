@@ -3,15 +3,19 @@
 Usage: python -m bench.load_api [--clients 20] [--questions 25] [--shared ../shared]
 
 Each client is the official `openai` client in its own thread; the same run is made non-streamed
-and streamed (an answer counts when its text holds a citation marker or is a refusal).
+and streamed (an answer counts when its text holds a citation marker or is a refusal). The server
+is `rag serve` in its own process, once per configuration: the PyTorch backend (the reference),
+the ONNX backend, and the ONNX backend with two worker processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,46 +44,66 @@ def run(base_url: str, questions: list[str], clients: int, per_client: int, stre
     return run_load(make_client, ask, clients, per_client)
 
 
-def main(clients: int, per_client: int, shared: Path) -> None:
-    import uvicorn
+CONFIGS = (("torch", 1), ("onnx", 1), ("onnx", 2))
+"""(backend, worker processes) of the `rag serve` runs; the first is the PyTorch reference."""
 
+
+def main(clients: int, per_client: int, shared: Path, configs: tuple[tuple[str, int], ...] = CONFIGS) -> None:
     from ingest.indexer import ingest
     from rag.config import Settings
-    from rag.embeddings import get_embedder
-    from rag.openai_api import build_api
 
     corpus = dev_corpus("load-corpus", shared)
-    port = free_port()
-    settings = Settings(corpus_dir=corpus, data_dir=DATA_DIR / "load-api-data", collection="bench", api_port=port)
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
-    ingest(settings)
-    get_embedder().model  # noqa: B018 - loaded before timing, as `rag serve` users would warm it
     questions = [json.loads(x)["question"] for x in (shared / "eval" / "dev_set.jsonl").read_text().splitlines() if x]
-    server = uvicorn.Server(uvicorn.Config(build_api(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        before = _counters(base_url)
-        plain = run(base_url, questions, clients, per_client, stream=False)
-        streamed = run(base_url, questions, clients, per_client, stream=True)
-        after = _counters(base_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    runs: dict[str, Any] = {}
+    for backend, workers in configs:
+        data = DATA_DIR / f"load-api-{backend}"
+        shutil.rmtree(data, ignore_errors=True)
+        env = {**os.environ, "RAG_EMBED_BACKEND": backend, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(data)}
+        ingest(Settings.from_env(env))
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base_url = f"http://127.0.0.1:{port}/v1"
+        try:
+            _wait_ready(base_url, workers)
+            before = _counters(base_url)
+            plain = run(base_url, questions, clients, per_client, stream=False)
+            streamed = run(base_url, questions, clients, per_client, stream=True)
+            after = _counters(base_url)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        runs[f"{backend}-{workers}w"] = {
+            "non_streamed": plain, "streamed": streamed, "metrics_before": before, "metrics_after": after,
+        }  # fmt: skip
+    reference = runs[f"{configs[0][0]}-{configs[0][1]}w"]
+    for run_ in runs.values():
+        run_["throughput_over_reference"] = {
+            kind: round(run_[kind]["throughput_rps"] / reference[kind]["throughput_rps"], 2)
+            for kind in ("non_streamed", "streamed")
+        }
     write_result(
         "load-api",
-        {
-            "clients": clients,
-            "questions_per_client": per_client,
-            "non_streamed": plain,
-            "streamed": streamed,
-            "metrics_before": before,
-            "metrics_after": after,
-        },
+        {"clients": clients, "questions_per_client": per_client, "reference": list(runs)[0], "runs": runs},
     )
+
+
+def _wait_ready(base_url: str, workers: int) -> None:
+    """Until /readyz says ready as often in a row as there are workers (each loads its own models)."""
+    import httpx
+
+    deadline, ready = time.monotonic() + 300, 0
+    while ready < 4 * workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError("rag serve did not become ready")
+        try:
+            ok = httpx.get(base_url.removesuffix("/v1") + "/readyz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        ready = ready + 1 if ok else 0
+        time.sleep(0.2)
 
 
 def _counters(base_url: str) -> dict[str, float]:

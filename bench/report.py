@@ -119,14 +119,19 @@ def bar_rows() -> list[tuple[str, str, str, bool | None]]:
             load_ask["errors"] == 0,
         )
     if load_api:
-        for kind in ("non_streamed", "streamed"):
-            run = load_api[kind]
-            add(
-                f"load: 20 clients x 25 questions through `/v1/chat/completions`, {kind.replace('_', '-')}",
-                "0 errors",
-                f"{run['errors']} errors, {run['throughput_rps']} answers/s, p95 {run['p95_ms']} ms",
-                run["errors"] == 0,
-            )
+        for name, served in load_api["runs"].items():
+            for kind in ("non_streamed", "streamed"):
+                run = served[kind]
+                ratio = served["throughput_over_reference"][kind]
+                onnx = name.startswith("onnx")
+                add(
+                    f"load: 20 clients x 25 questions through `/v1/chat/completions`, `rag serve` {name}, "
+                    f"{kind.replace('_', '-')}",
+                    ">= 2x the PyTorch backend's answers/s, 0 errors" if onnx else "0 errors",
+                    f"{run['errors']} errors, {run['throughput_rps']} answers/s ({ratio}x), p95 {run['p95_ms']} ms",
+                    run["errors"] == 0 and (ratio >= 2.0 or not onnx),
+                )
+    rows += speed_rows()
     scale = load("scale_out")
     if scale:
         sqlite, postgres = scale["backends"]["sqlite"], scale["backends"]["postgres"]
@@ -255,6 +260,69 @@ def quality_lines() -> list[str]:
     return lines
 
 
+def speed_rows() -> list[tuple[str, str, str, bool | None]]:
+    """The bars of the ONNX backend: each a ratio measured in one `bench.speed` run."""
+    speed = load("speed")
+    if not speed:
+        return []
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for key, what in (("ingest_200_synthetic", "200 synthetic articles"), ("ingest_archive", "the BBC archive")):
+        if key not in speed:
+            continue
+        run = speed[key]
+        for backend in ("onnx", "torch"):
+            b = run[backend]
+            rows.append(
+                (
+                    f"whole-process `rag ingest` / peer, {what}, {backend} backend",
+                    "<= 0.6 (onnx)" if backend == "onnx" else "context",
+                    f"{b['ratio_over_peer']} ({b['ingest_s']} s / {run['peer_s']} s)",
+                    b["ratio_over_peer"] <= 0.6 if backend == "onnx" else None,
+                )
+            )
+        b = run["onnx"]
+        rows.append(
+            (
+                f"unchanged re-ingest / first, {what}, onnx backend (whole process)",
+                "<= 0.1",
+                f"{b['reingest_ratio']} ({b['reingest_s']} s)",
+                b["reingest_ratio"] <= 0.1,
+            )
+        )
+    if "parity_archive" in speed:
+        p = speed["parity_archive"]
+        rows.append(
+            (
+                "mean cosine, onnx vs torch vectors of the same archive chunks",
+                ">= 0.99",
+                f"{p['mean_cosine']} (min {p['min_cosine']}, {p['chunks']} chunks)",
+                p["mean_cosine"] >= 0.99,
+            )
+        )
+    if "answer_latency_bbc_dev" in speed:
+        a = speed["answer_latency_bbc_dev"]
+        rows.append(
+            (
+                "warm extractive answer() p50 at BBC scale, onnx / torch",
+                "<= 0.6",
+                f"{a['p50_ratio_onnx_over_torch']} ({a['onnx']['p50_ms']} / {a['torch']['p50_ms']} ms; "
+                f"p95 {a['onnx']['p95_ms']} / {a['torch']['p95_ms']} ms)",
+                a["p50_ratio_onnx_over_torch"] <= 0.6,
+            )
+        )
+    if "cold_rag_ask" in speed:
+        c = speed["cold_rag_ask"]
+        rows.append(
+            (
+                "cold `rag ask` (fresh process) on the BBC archive, onnx / torch",
+                "<= 0.8",
+                f"{c['ratio_onnx_over_torch']} ({c['onnx']['median_s']} s / {c['torch']['median_s']} s)",
+                c["ratio_onnx_over_torch"] <= 0.8,
+            )
+        )
+    return rows
+
+
 def plot(path: Path) -> bool:
     ing, q = load("ingest-1000"), load("query")
     if not ing and not q:
@@ -264,7 +332,10 @@ def plot(path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    speed = load("speed")
+    fig, axes = plt.subplots(1, 3 if speed else 2, figsize=(16 if speed else 11, 4))
+    if speed:
+        plot_backends(axes[2], speed)
     if ing:
         names = ["raw encode", "newsrag", "peer (LangChain tutorial)"]
         values = [ing["raw_encode_s"], ing["ours_s"], ing["peer_s"]]
@@ -295,6 +366,31 @@ def plot(path: Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True
+
+
+def plot_backends(ax: Any, speed: dict[str, Any]) -> None:
+    """Each backend's time as a share of the PyTorch backend's, measured in one run (lower is better)."""
+    figures = []
+    for key, label in (("ingest_200_synthetic", "ingest 200"), ("ingest_archive", "ingest BBC")):
+        if key in speed:
+            run = speed[key]
+            figures.append((label, run["onnx"]["ingest_s"], run["torch"]["ingest_s"], run["peer_s"]))
+    if "answer_latency_bbc_dev" in speed:
+        a = speed["answer_latency_bbc_dev"]
+        figures.append(("answer p50", a["onnx"]["p50_ms"], a["torch"]["p50_ms"], None))
+    if "cold_rag_ask" in speed:
+        c = speed["cold_rag_ask"]
+        figures.append(("cold ask", c["onnx"]["median_s"], c["torch"]["median_s"], None))
+    xs = range(len(figures))
+    ax.bar([x - 0.27 for x in xs], [f[1] / f[2] for f in figures], 0.27, label="onnx (int8)", color="#2563eb")
+    ax.bar(list(xs), [1.0] * len(figures), 0.27, label="torch (fp32)", color="#9ca3af")
+    peers = [(x + 0.27, f[3] / f[2]) for x, f in zip(xs, figures, strict=True) if f[3]]
+    if peers:
+        ax.bar([p[0] for p in peers], [p[1] for p in peers], 0.27, label="peer (LangChain tutorial)", color="#f59e0b")
+    ax.set_xticks(list(xs), [f[0] for f in figures])
+    ax.set_ylabel("time / torch backend's")
+    ax.set_title("Backends, one run (lower is better)")
+    ax.legend()
 
 
 def main() -> None:
@@ -333,6 +429,7 @@ def main() -> None:
         "corpus_panel",
         "lede_by_writer",
         "properties",
+        "speed",
     ):
         data = load(extra)
         if data:

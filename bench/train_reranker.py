@@ -30,11 +30,13 @@ def fold_dir(n: int) -> Path:
 def load_fold_rerankers(k: int = 2):
     """The fold rerankers saved by this script (run it first)."""
     from rag.answering.reranker import Reranker
+    from rag.config import Settings
 
     missing = [fold_dir(n) for n in range(k) if not fold_dir(n).is_dir()]
     if missing:
         raise SystemExit(f"no fold rerankers at {missing[0]}: run python -m bench.train_reranker first")
-    return [Reranker(weights_dir=fold_dir(n)) for n in range(k)]
+    backend = Settings.from_env().embed_backend  # the backend the shipped reranker runs on
+    return [Reranker(weights_dir=fold_dir(n), backend=backend) for n in range(k)]
 
 
 def _rank_rates(ranks: list[int]) -> dict[str, float]:

@@ -92,6 +92,8 @@ def ingest(
                 store.delete_vectors(store.records.remove_articles(report.removed))
                 store.records.clear_pending(store.records.pending_ids())
         report.chunks_embedded = _index_articles(store, embedder, changed, settings, progress=progress)
+        if report.chunks_embedded:
+            store.note_backend(embedder.backend_label)
         _backfill_days(store)
         report.copy_groups = _group_copies(store)
         store.records.set_meta("last_ingest", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))

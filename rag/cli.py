@@ -182,7 +182,11 @@ def status(
     typer.echo(f"corpus dir:  {settings.corpus_dir.resolve()}")
     typer.echo(f"articles:    {articles}")
     typer.echo(f"chunks:      {chunks}")
-    typer.echo(f"embedder:    {get_embedder().name}")
+    embedder = get_embedder()
+    typer.echo(f"embedder:    {embedder.name} on {embedder.backend_label}")
+    backend_note = store.backend_note(embedder.backend_label)
+    if backend_note:
+        typer.echo(f"note:        {backend_note}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
     undated = store.records.article_dates().undated
     typer.echo(f"undated:     {undated} articles without a published date (date filters leave them out)")
@@ -405,6 +409,9 @@ def serve(
     mcp: Annotated[
         bool, typer.Option("--mcp", help="Also serve the MCP tools ask and search at /mcp/ (RAG_MCP=1).")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes sharing the port and the index (each loads the models).")
+    ] = 1,
 ) -> None:
     """Serve the OpenAI-compatible chat API (/v1/chat/completions, /v1/models), and MCP tools with --mcp."""
     from rag.openai_api import MCP_PATH, MODEL_ID
@@ -415,10 +422,11 @@ def serve(
         settings = settings.with_overrides(mcp=True)
     root = f"http://{host or settings.ui_host}:{port or settings.api_port}"
     key = "a key (RAG_API_KEY)" if settings.api_key else "no key"
-    typer.echo(f"newsrag OpenAI-compatible API at {root}/v1, model {MODEL_ID!r}, {key} (Ctrl-C stops it)")
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    typer.echo(f"newsrag OpenAI-compatible API at {root}/v1, model {MODEL_ID!r}, {key}{processes} (Ctrl-C stops it)")
     if settings.mcp:
         typer.echo(f"MCP tools ask and search at {root}{MCP_PATH}/")
-    _run(lambda: serve_api(settings, host=host, port=port))
+    _run(lambda: serve_api(settings, host=host, port=port, workers=workers))
 
 
 def _terminal_chat(settings: Settings) -> None:

@@ -68,6 +68,10 @@ class Settings:
     """RAG_MCP=1: `rag serve` also serves the MCP tools `ask` and `search` at /mcp/."""
     rate_limit: int = 0
     """RAG_RATE_LIMIT: requests a minute `rag serve` takes per API key (else per client address); 0 = no limit."""
+    embed_backend: str = "onnx"
+    """RAG_EMBED_BACKEND: `onnx` (int8, the default) or `torch` (the weights as shipped) runs the bundled MiniLM."""
+    threads: int = 0
+    """RAG_THREADS: CPU threads each process gives the MiniLM encoders; 0 = one per core."""
     examples: tuple[str, ...] = ()
     """RAG_EXAMPLES: example questions under the chat, separated by `|` (else `examples.txt` in the data dir)."""
 
@@ -103,6 +107,8 @@ class Settings:
             api_key=env.get("RAG_API_KEY") or None,
             mcp=_flag(env, "RAG_MCP"),
             rate_limit=_int(env, "RAG_RATE_LIMIT", d.rate_limit, minimum=0),
+            embed_backend=env.get("RAG_EMBED_BACKEND") or d.embed_backend,
+            threads=_int(env, "RAG_THREADS", d.threads, minimum=0),
             examples=tuple(q.strip() for q in (env.get("RAG_EXAMPLES") or "").split("|") if q.strip()),
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -130,8 +131,8 @@ def build_api(settings: Settings | None = None, *, answer_fn: AnswerFn = answer)
             from rag.answering.reranker import get_reranker
             from rag.embeddings import get_embedder
 
-            get_embedder().model  # noqa: B018
-            get_reranker().module  # noqa: B018
+            get_embedder().load()
+            get_reranker().load()
             warm.set()
         except Exception:
             log.exception("loading the models failed")
@@ -391,21 +392,40 @@ def _question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, 
     return question, [{"role": m.role, "content": m.text()} for m in turns[:-1]]
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve the API with uvicorn until interrupted."""
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """Serve the API with uvicorn until interrupted; with `workers` > 1, that many processes share
+    the port and the index, each with its own models and its share of the cores."""
     import uvicorn
 
-    logging.getLogger("newsrag.access").setLevel(logging.INFO)
-    if not logging.getLogger("newsrag.access").handlers:
+    options: dict[str, Any] = {
+        "host": host or settings.ui_host,
+        "port": port or settings.api_port,
+        "log_level": "warning",
+        # SIGTERM or Ctrl-C: stop taking requests, let answers in flight finish (up to this long).
+        "timeout_graceful_shutdown": int(settings.llm_timeout) + 5,
+    }
+    if workers <= 1:
+        uvicorn.run(_with_access_log(build_api(settings)), **options)
+        return
+    # Worker processes build their app from the environment: hand them this process's settings there.
+    os.environ["RAG_MCP"] = "1" if settings.mcp else ""
+    if not settings.threads:
+        os.environ["RAG_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    uvicorn.run("rag.openai_api:app_from_env", factory=True, workers=workers, **options)
+
+
+def app_from_env() -> FastAPI:
+    """The API app of one `rag serve --workers N` process, configured from the environment."""
+    return _with_access_log(build_api(Settings.from_env()))
+
+
+def _with_access_log(app: FastAPI) -> FastAPI:
+    """One JSON line per request on stderr (the `newsrag.access` logger)."""
+    access = logging.getLogger("newsrag.access")
+    access.setLevel(logging.INFO)
+    if not access.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
-        logging.getLogger("newsrag.access").addHandler(handler)
-        logging.getLogger("newsrag.access").propagate = False
-    uvicorn.run(
-        build_api(settings),
-        host=host or settings.ui_host,
-        port=port or settings.api_port,
-        log_level="warning",
-        # SIGTERM or Ctrl-C: stop taking requests, let answers in flight finish (up to this long).
-        timeout_graceful_shutdown=int(settings.llm_timeout) + 5,
-    )
+        access.addHandler(handler)
+        access.propagate = False
+    return app

@@ -50,6 +50,11 @@ class Drift:
         )
 
 
+BACKEND_KEY = "embed_backend"
+"""Meta key: the embedder backend(s) whose vectors the index holds (`rag.embeddings.BACKEND_LABELS`)."""
+LEGACY_BACKEND = "torch-fp32"
+
+
 class Store:
     """One index: the vectors (Chroma, embedded or a server) and the records (SQLite or PostgreSQL)."""
 
@@ -259,6 +264,27 @@ class Store:
         if self.records.get_meta("embedder") is None:
             self.records.set_meta("embedder", self.embedder_name)
             self.records.set_meta("dimension", str(self.dimension))
+
+    def note_backend(self, label: str) -> None:
+        """Record that `label`'s backend embedded vectors of this index (both, once two have)."""
+        recorded = self.records.get_meta(BACKEND_KEY)
+        labels = sorted({*(recorded.split(", ") if recorded else ()), label})
+        if recorded != ", ".join(labels):
+            self.records.set_meta(BACKEND_KEY, ", ".join(labels))
+
+    def backend_note(self, label: str) -> str | None:
+        """What to tell a user whose process embeds with `label` when the index was built otherwise."""
+        recorded = self.records.get_meta(BACKEND_KEY)
+        if recorded is None:
+            if not self.records.counts()[1]:
+                return None
+            recorded = LEGACY_BACKEND  # indexes built before backends were recorded ran on PyTorch
+        if recorded == label:
+            return None
+        return (
+            f"the index was embedded by {recorded}, this process embeds with {label}: answers work "
+            "(the vectors agree within 0.99 cosine); `rag ingest --rebuild` re-embeds it all alike"
+        )
 
     def repair(self) -> int:
         """Finish what a killed ingest left: drop vectors journalled as pending but not committed."""

