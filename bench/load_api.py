@@ -56,7 +56,7 @@ def main(clients: int, per_client: int, shared: Path, configs: tuple[tuple[str, 
     questions = [json.loads(x)["question"] for x in (shared / "eval" / "dev_set.jsonl").read_text().splitlines() if x]
     runs: dict[str, Any] = {}
     for backend, workers in configs:
-        data = DATA_DIR / f"load-api-{backend}"
+        data = DATA_DIR / f"load-api-{backend}-{workers}w"  # a data dir per run: stores are cached per dir
         shutil.rmtree(data, ignore_errors=True)
         env = {**os.environ, "RAG_EMBED_BACKEND": backend, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(data)}
         ingest(Settings.from_env(env))
