@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ingest.chunker import chunk_article
@@ -146,12 +148,13 @@ def _index_articles(
     """Chunk, embed and commit changed articles group by group; return the chunks embedded."""
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens) if articles else settings.chunk_tokens
     total = 0
+    seen = VectorMemo()
     bar = tqdm(total=len(articles), unit="article", desc="indexing", disable=not progress or not articles)
     with bar:
         for group in _groups(articles, embedder, max_tokens, settings.ingest_batch):
             signatures = {a.source: signature(a.body) for a, _ in group}
             chunks = [c for _, cs in group for c in cs]
-            vectors = embedder.embed([c.text for c in chunks])
+            vectors = seen.embed(embedder, [c.text for c in chunks])
             old_ids = store.records.chunk_ids_of(a.source for a, _ in group)
             new_ids = [c.id for c in chunks]
             # Journal first: if we die after the Chroma write, the next run deletes these orphans.
@@ -168,6 +171,31 @@ def _index_articles(
             bar.set_postfix(chunks=total, refresh=False)
             bar.update(len(group))
     return total
+
+
+class VectorMemo:
+    """Vectors of the chunk texts one ingest run has embedded, so a text is embedded once per run.
+
+    News archives hold copies of one wire story under several paths; their identical chunks need
+    one embedding (about 7% of the BBC archive's chunks). The memo is bounded: past `limit` texts
+    it stops remembering, and later copies are embedded again.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._vectors: dict[bytes, np.ndarray] = {}
+        self._limit = limit
+
+    def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        """The vectors of `texts`, embedding only those this run has not embedded yet."""
+        if not texts:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
+        fresh = dict(zip(missing, embedder.embed(list(missing.values())), strict=True)) if missing else {}
+        for key, vector in fresh.items():
+            if len(self._vectors) < self._limit:
+                self._vectors[key] = vector
+        return np.stack([fresh[k] if k in fresh else self._vectors[k] for k in keys])
 
 
 def _group_copies(store: Store) -> int:

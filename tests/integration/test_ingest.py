@@ -59,6 +59,22 @@ def test_second_ingest_embeds_nothing(settings: Settings, write_article) -> None
     assert second.summary().startswith("0 added, 0 updated, 2 unchanged, 0 removed, 0 skipped")
 
 
+def test_copies_of_one_story_are_embedded_once_and_both_indexed(settings: Settings, write_article) -> None:
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir)
+    (settings.corpus_dir / "wire").mkdir()
+    shutil.copy(SEED_ARTICLE, settings.corpus_dir / "wire" / "copy.md")  # the same story filed twice
+    embedder = get_embedder()
+    before = embedder.texts_embedded
+    report = ingest(settings, embedder=embedder)
+    store = open_store(settings)
+    chunk_ids = store.records.all_chunk_ids()
+    per_copy = len(chunk_ids) // 2
+    assert report.chunks_embedded == len(chunk_ids) == 2 * per_copy  # both copies have every chunk
+    assert embedder.texts_embedded - before == per_copy  # but each text was embedded once
+    vectors = store.vectors_of(sorted(chunk_ids))
+    assert all(v.shape == (384,) for v in vectors.values()) and len(vectors) == len(chunk_ids)
+
+
 def test_edited_article_is_replaced_without_duplicates(settings: Settings, write_article) -> None:
     path = write_article("a.md", STORY, title="Ferry")
     ingest(settings)
