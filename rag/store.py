@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.chroma_files import applied_count
 from rag.config import Settings
 from rag.errors import EmbedderMismatchError, RagError, StoreUnavailableError
 from rag.records import open_records
@@ -321,12 +322,20 @@ class Store:
             pending=len(self.records.pending_ids()),
         )
 
+    def vector_count(self) -> int:
+        """Vectors in the collection. An embedded store not yet opened by this process is counted from
+        its SQLite file, so that an unchanged re-ingest never has to start Chroma."""
+        if not self.settings.chroma_url and "collection" not in self.__dict__:
+            count = applied_count(self.settings.data_dir / CHROMA_DIR, self.settings.collection)
+            if count is not None:
+                return count
+        with self._chroma():
+            return self.collection.count()
+
     def repair_drift(self) -> Drift:
         """Fix any drift: drop stray vectors; re-embed (next ingest) articles whose vectors are missing."""
         self.repair()
-        with self._chroma():
-            vector_count = self.collection.count()
-        if vector_count == self.records.counts()[1] and not self.records.keyword_index_drift():
+        if self.vector_count() == self.records.counts()[1] and not self.records.keyword_index_drift():
             return Drift()  # the cheap check: equal counts after the journal replay
         drift = self.verify()
         self.delete_vectors(drift.vectors_without_record)
