@@ -138,7 +138,8 @@ def featurize(
 def first_pass(model: SelectorModel, stand_in: np.ndarray) -> list[int]:
     """The `EMBEDDED` sentences (indexes, in order) that `model` ranks best on features where the
     passage's similarity stands in for the sentence's own and the reranker columns are 0."""
-    return sorted(int(i) for i in np.argsort(-model.probabilities(stand_in))[:EMBEDDED])
+    ranker = model.first_pass_model or model
+    return sorted(int(i) for i in np.argsort(-ranker.probabilities(stand_in))[:EMBEDDED])
 
 
 def _dated(years: frozenset[str], passage: Passage, body_of: BodyLookup) -> bool:

@@ -61,6 +61,9 @@ news. The training questions cannot tell the two fits apart: 2-fold CV top-3 mov
 in 300, and leave-one-writer-out CV gives top-1 0.59 both ways, top-3 0.81 with it and 0.80
 without (`python -m bench.lede_by_writer`); every one of the six writers puts at most 6% of its
 answers in the lede, so no held-out writer tests the habit."""
+FIRST_PASS_FEATURES = tuple(f for f in FITTED_FEATURES if f not in ("dense", "dense_gap", "rerank", "rerank_gap"))
+"""The features the first pass ranks every candidate by, before any is embedded or reranked: the
+dense columns would only repeat the passage's similarity then, and the reranker's are not known."""
 DENSE_COLUMNS = (FEATURES.index("dense"), FEATURES.index("dense_gap"))
 RERANK_COLUMNS = (FEATURES.index("rerank"), FEATURES.index("rerank_gap"))
 
@@ -184,6 +187,13 @@ def sentence_features(
     return with_dense(matrix, matrix[:, FEATURES.index("dense")])
 
 
+def stand_in(matrix: np.ndarray) -> np.ndarray:
+    """The features as the first pass sees them: the passage's similarity in the dense columns and
+    no reranker score (what `sentence_features` gives before any sentence is embedded)."""
+    matrix = with_rerank(matrix, np.zeros(len(matrix)))
+    return with_dense(matrix, matrix[:, FEATURES.index("passage_score")])
+
+
 def with_dense(matrix: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     """The features with the dense similarity (and its gap to the best) set to `similarity`."""
     return _with_score(matrix, DENSE_COLUMNS, similarity)
@@ -267,9 +277,15 @@ class SelectorModel(Logistic):
 
     features: tuple[str, ...] = FEATURES
     answerability: AnswerabilityModel | None = None
+    first_pass_model: Logistic | None = None
+    """The model that picks which sentences to embed and rerank, fitted on `stand_in` features (a
+    model fitted with the sentences' own similarity and reranker scores ranks badly without them);
+    without one, this model ranks them on the stand-ins."""
 
     def to_json(self) -> str:
         d: dict[str, Any] = {"features": list(self.features), **self.to_dict()}
+        if self.first_pass_model is not None:
+            d["first_pass"] = self.first_pass_model.to_dict()
         if self.answerability is not None:
             a = self.answerability
             answerability = {"features": list(QUESTION_FEATURES), **a.to_dict(), "threshold": round(a.threshold, 6)}
@@ -286,7 +302,8 @@ class SelectorModel(Logistic):
                 "refit with python -m bench.answer_quality --write-model"
             )
         answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
-        return cls(*Logistic.parts(d), tuple(d["features"]), answerability)
+        first_pass = Logistic(*Logistic.parts(d["first_pass"])) if "first_pass" in d else None
+        return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass)
 
 
 @cache

@@ -30,11 +30,13 @@ from rag.answering.reranker import Reranker, pair_text
 from rag.answering.reranker_training import RankingList
 from rag.answering.selection import (
     FEATURES,
+    FIRST_PASS_FEATURES,
     FITTED_FEATURES,
     QUESTION_FEATURES,
     AnswerabilityModel,
     Logistic,
     SelectorModel,
+    stand_in,
     with_dense,
     with_rerank,
 )
@@ -123,9 +125,7 @@ def prefiltered(example: Example, model: SelectorModel) -> Scored:
     """The question as `answer()` scores it: the sentences of the model's `first_pass`, with
     probabilities from `model`."""
     scored = example.scored
-    stand_in = with_rerank(scored.features, np.zeros(len(scored.candidates)))
-    stand_in = with_dense(stand_in, scored.features[:, FEATURES.index("passage_score")])
-    keep = first_pass(model, stand_in)
+    keep = first_pass(model, stand_in(scored.features))
     features = scored.features[keep]
     # The gaps to the best sentence are measured among the kept ones, as at answer time.
     features = with_dense(features, features[:, FEATURES.index("dense")])
@@ -214,7 +214,9 @@ def _fit_weights(examples: Sequence[Example], features: Sequence[str]) -> Select
     matrix = np.vstack([e.scored.features for e in fitted]) if fitted else np.zeros((0, len(FEATURES)))
     labels = np.concatenate([e.labels for e in fitted]) if fitted else np.zeros(0)
     model = _fit_logistic(matrix, labels, [FEATURES.index(f) for f in features])
-    return SelectorModel(model.mean, model.scale, model.weights, model.bias)
+    shortlisted_by = [FEATURES.index(f) for f in FIRST_PASS_FEATURES if f in features]
+    first_pass = _fit_logistic(stand_in(matrix), labels, shortlisted_by)
+    return SelectorModel(model.mean, model.scale, model.weights, model.bias, first_pass_model=first_pass)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float]:

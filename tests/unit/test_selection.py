@@ -7,18 +7,22 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from rag.answering.extractive import EMBEDDED, Scored, first_pass
 from rag.answering.questions import read_question
 from rag.answering.selection import (
     FEATURES,
     QUESTION_FEATURES,
     AnswerabilityModel,
     Candidate,
+    Logistic,
     SelectorModel,
     sentence_features,
+    stand_in,
     with_dense,
     with_rerank,
 )
-from rag.answering.training import _logistic, calibrate_threshold, fit_answerability
+from rag.answering.training import Example, _fit_weights, _logistic, calibrate_threshold, fit_answerability
+from rag.evaluation import EvalItem
 from rag.records import ChunkRecord
 from rag.retrieval import Passage
 
@@ -161,6 +165,36 @@ def test_model_round_trips_through_json() -> None:
     assert np.allclose(again.answerability.probabilities(row), answerability.probabilities(row))
 
 
+def test_first_pass_model_round_trips_and_picks_the_shortlist() -> None:
+    """The shortlist of sentences to embed follows the first-pass model when there is one, and the
+    sentence model itself otherwise (a model file from before first-pass models)."""
+    n = len(FEATURES)
+    by_position = np.zeros(n)
+    by_position[FEATURES.index("position")] = -1.0  # earliest sentences first
+    by_length = np.zeros(n)
+    by_length[FEATURES.index("length")] = 1.0  # longest sentences first
+    sentence_model = SelectorModel(np.zeros(n), np.ones(n), by_length, 0.0)
+    with_first_pass = replace(sentence_model, first_pass_model=Logistic(np.zeros(n), np.ones(n), by_position, 0.0))
+    again = SelectorModel.from_json(with_first_pass.to_json())
+    assert again.first_pass_model is not None
+    assert SelectorModel.from_json(sentence_model.to_json()).first_pass_model is None
+
+    rows = 2 * EMBEDDED
+    matrix = np.zeros((rows, n))
+    matrix[:, FEATURES.index("position")] = np.log1p(np.arange(rows))
+    matrix[:, FEATURES.index("length")] = np.log1p(np.arange(rows))  # later sentences are longer
+    assert first_pass(again, stand_in(matrix)) == list(range(EMBEDDED))
+    assert first_pass(sentence_model, stand_in(matrix)) == list(range(EMBEDDED, rows))
+
+
+def test_stand_in_puts_the_passage_score_in_the_dense_columns_and_no_rerank_score() -> None:
+    f = features_of()
+    matrix = with_rerank(np.column_stack([f[name] for name in FEATURES]), np.array([1.5, -0.5, 2.0, 0.0]))
+    shown = stand_in(matrix)
+    assert np.array_equal(shown[:, FEATURES.index("dense")], matrix[:, FEATURES.index("passage_score")])
+    assert not shown[:, FEATURES.index("dense_gap")].any() and not shown[:, FEATURES.index("rerank")].any()
+
+
 def test_rerank_scores_and_their_gap_fill_their_columns_only() -> None:
     f = features_of()
     assert not f["rerank"].any() and not f["rerank_gap"].any()  # 0 until the reranker has run
@@ -189,3 +223,24 @@ def test_threshold_is_zero_when_nothing_unanswerable_scores_low() -> None:
     # no evidence for a cut: refusing below the lowest answerable score would only refuse new answerable ones
     assert calibrate_threshold([0.9, 0.5, 0.05], [True, True, True]) == 0.0
     assert calibrate_threshold([0.9, 0.5, 0.6], [True, True, False]) == 0.0
+
+
+def test_the_fitted_first_pass_ignores_what_is_unknown_before_embedding() -> None:
+    """Fitted on stand-in features, the first-pass model has no weight on the sentences' own similarity
+    or reranker score, while the sentence model learns from them."""
+    rng = np.random.default_rng(4)
+    examples = []
+    for n in range(40):
+        matrix = rng.normal(size=(10, len(FEATURES)))
+        labels = np.zeros(10)
+        labels[n % 10] = 1.0
+        matrix[:, FEATURES.index("rerank")] = 3 * labels + rng.normal(scale=0.1, size=10)  # the reranker knows
+        matrix[:, FEATURES.index("position")] = -labels + rng.normal(scale=0.5, size=10)
+        scored = Scored(read_question(QUESTION), [], np.zeros((10, 4)), matrix, np.zeros(10))
+        examples.append(Example(EvalItem(f"q{n}", QUESTION, True, [], ""), scored, labels, True))
+    model = _fit_weights(examples, [f for f in FEATURES if f != "lede"])
+    assert model.first_pass_model is not None
+    unknown = [FEATURES.index(f) for f in ("dense", "dense_gap", "rerank", "rerank_gap")]
+    assert not model.first_pass_model.weights[unknown].any()
+    assert model.weights[FEATURES.index("rerank")] > 0
+    assert model.first_pass_model.weights[FEATURES.index("position")] < 0
