@@ -283,8 +283,11 @@ def speed_rows() -> list[tuple[str, str, str, bool | None]]:
         earlier = speed.get(f"{key}_earlier_runs")
         if earlier:  # runs before a change that the latest includes: shown, so no run is hidden
             figure, bar, measured, met = rows[-2]
-            shown = ", ".join(str(r["onnx"]["ratio_over_peer"]) for r in earlier)
-            rows[-2] = (figure, bar, f"{measured}; earlier runs ({earlier[0]['note']}): {shown}", met)
+            by_note: dict[str, list[str]] = {}
+            for r in earlier:
+                by_note.setdefault(r["note"], []).append(str(r["onnx"]["ratio_over_peer"]))
+            shown = "; ".join(f"{', '.join(ratios)} ({note})" for note, ratios in by_note.items())
+            rows[-2] = (figure, bar, f"{measured}; earlier runs: {shown}", met)
         b = run["onnx"]
         rows.append(
             (
