@@ -144,6 +144,17 @@ def ask(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         typer.echo(format_answer(result))
+    note = _backend_note(settings)
+    if note:  # on stderr: the answer on stdout stays what scripts read
+        typer.echo(f"note: {note}", err=True)
+
+
+def _backend_note(settings: Settings) -> str | None:
+    """What `rag status` says when the index was embedded by another backend than this process's."""
+    from rag.embeddings import get_embedder
+    from rag.store import open_store
+
+    return open_store(settings).backend_note(get_embedder().backend_label)
 
 
 def format_answer(result: Answer) -> str:
@@ -184,7 +195,7 @@ def status(
     typer.echo(f"chunks:      {chunks}")
     embedder = get_embedder()
     typer.echo(f"embedder:    {embedder.name} on {embedder.backend_label}")
-    backend_note = store.backend_note(embedder.backend_label)
+    backend_note = _backend_note(settings)
     if backend_note:
         typer.echo(f"note:        {backend_note}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")

@@ -140,6 +140,7 @@ def test_the_index_records_its_backend_and_status_tells_a_mismatch(tmp_path: Pat
         cwd=REPO, timeout=120,
     )  # fmt: skip
     assert asked.returncode == 0 and "Krause" in asked.stdout, asked.stderr
+    assert asked.stderr.strip().splitlines()[-1].startswith("note: the index was embedded by onnx-int8")
     ingest(settings, rebuild=True, embedder=Embedder("torch"))
     assert open_store(settings).records.get_meta(BACKEND_KEY) == "torch-fp32"
     assert "note:" not in status("torch")
