@@ -1,7 +1,7 @@
 """Copy an index to another place without embedding anything again: say, from the embedded store of
 one machine to PostgreSQL and a Chroma server that several chat servers share.
 
-Articles, chunks (same ids), signatures and copy groups go to the target's records; the vectors go
+Articles, chunks (same ids), signatures, copy groups and saved feeds go to the target's records; the vectors go
 to the target's Chroma collection unless both indexes keep their vectors in the same one. Each group
 of articles is written as `rag ingest` writes it (vectors journalled as pending, then the records in
 one transaction), so a copy that dies midway leaves a consistent, smaller index.
@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.feeds import META_KEY as FEEDS_KEY
 from ingest.indexer import chunk_metadata
 from rag.config import Settings
 from rag.documents import Article, Chunk
 from rag.errors import ConfigError, CopyTargetError, IndexMissingError, StoreUnavailableError
 from rag.filters import DAYS_META
-from rag.store import Store, open_store
+from rag.store import BACKEND_KEY, Store, open_store
 
 BATCH_ARTICLES = 200
+COPIED_META = ("last_ingest", FEEDS_KEY, BACKEND_KEY)
+"""What the copy carries over besides the articles: when the index was last brought up to date, the
+saved feeds (with what each has already delivered, so the copy does not fetch it again), and which
+embedder backend made the vectors."""
 
 
 @dataclass
@@ -83,9 +88,10 @@ def copy_index(source: Settings, target: Settings, *, replace: bool = False) -> 
             report.articles += len(group)
             report.chunks += sum(len(chunks) for _, chunks in group)
         dst.records.set_copy_groups(src.records.copy_groups())
-        last = src.records.get_meta("last_ingest")
-        if last is not None:
-            dst.records.set_meta("last_ingest", last)
+        for key in COPIED_META:
+            value = src.records.get_meta(key)
+            if value is not None:
+                dst.records.set_meta(key, value)
         dst.records.set_meta(DAYS_META, "1")  # every copied chunk carries its day (chunk_metadata)
         dst.bump_generation()
     return report

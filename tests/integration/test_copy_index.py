@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 
 from bench.synth import write_corpus
 from ingest.copy import copy_index
+from ingest.feeds import add_feed, saved_feeds
 from ingest.indexer import ingest
 from rag.api import answer
 from rag.cli import app
 from rag.config import Settings
 from rag.errors import CopyTargetError
-from rag.store import Store, open_store
+from rag.store import BACKEND_KEY, Store, open_store
 from tests.conftest import CHROMA_URL, SEED_ARTICLE, new_settings, postgres_schema, skip_or_fail
 
 QUESTIONS = ["Why did Krause resign?", "What penalties apply to improper disclosure of IRS data?"]
@@ -59,13 +60,16 @@ def assert_same_answers(source: Settings, target: Settings) -> None:
 
 
 def test_a_copy_to_another_data_dir_answers_as_the_source(source: Settings, tmp_path: Path) -> None:
+    add_feed(open_store(source).records, "https://news.example/feed.xml")
     target = new_settings(tmp_path / "target")
     report = copy_index(source, target)
     articles, chunks = open_store(source).records.counts()
     assert (report.articles, report.chunks, report.vectors, report.left_out) == (articles, chunks, chunks, [])
     assert_same_index(open_store(source), open_store(target))
     assert_same_answers(source, target)
-    assert open_store(target).records.get_meta("last_ingest") == open_store(source).records.get_meta("last_ingest")
+    for key in ("last_ingest", BACKEND_KEY):
+        assert open_store(target).records.get_meta(key) == open_store(source).records.get_meta(key) is not None
+    assert saved_feeds(open_store(target).records) == saved_feeds(open_store(source).records) != []
 
 
 def test_a_target_that_is_not_empty_is_left_alone_without_replace(source: Settings, tmp_path: Path) -> None:
