@@ -45,7 +45,8 @@ def dev_report(archive: Settings, archive_items: list[EvalItem]) -> EvalReport:
 
 
 # The bars of the answer-quality work on the test set. Measured (bench/results/answer_quality.json,
-# bbc_dev_test): facts 0.88, support 0.88, hit@4 0.96, near-topic 6/7, off-topic 3/3, false
+# bbc_dev_test): facts 0.90, support 0.88, hit@4 0.96, near-topic 4/7 on the benchmark's index and
+# 5/7 on a freshly built one (one question sits at the refusal threshold), off-topic 3/3, false
 # refusals 0/50. An index rebuilt here retrieves almost the same passages (HNSW is approximate), so
 # a question may move: hit@4 is held one question below its bar (0.96), the others at their bars.
 BARS = {"fact_accuracy": 0.85, "support": 0.80, "hit_at_4": 0.94, "citation_validity": 1.0}
