@@ -1,10 +1,10 @@
 """Copy an index to another place without embedding anything again: say, from the embedded store of
 one machine to PostgreSQL and a Chroma server that several chat servers share.
 
-Articles, chunks (same ids), signatures, copy groups and saved feeds go to the target's records; the vectors go
-to the target's Chroma collection unless both indexes keep their vectors in the same one. Each group
-of articles is written as `rag ingest` writes it (vectors journalled as pending, then the records in
-one transaction), so a copy that dies midway leaves a consistent, smaller index.
+Articles, chunks (same ids), signatures, copy groups and saved feeds go to the target's records;
+the vectors go to the target's Chroma collection unless both indexes keep their vectors in the same
+one. Each group of articles is written as `rag ingest` writes it (vectors journalled as pending,
+then the records in one transaction), so a copy that dies midway leaves a consistent, smaller index.
 """
 
 from __future__ import annotations

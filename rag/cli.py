@@ -195,7 +195,7 @@ def status(
     typer.echo(f"chunks:      {chunks}")
     embedder = get_embedder()
     typer.echo(f"embedder:    {embedder.name} on {embedder.backend_label}")
-    backend_note = _backend_note(settings)
+    backend_note = store.backend_note(embedder.backend_label)
     if backend_note:
         typer.echo(f"note:        {backend_note}")
     typer.echo(f"last ingest: {store.records.get_meta('last_ingest') or 'never'}")
