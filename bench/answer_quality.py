@@ -44,7 +44,6 @@ ABLATIONS = {
 """Feature groups left out in turn (one feature alone is nearly always covered by its neighbours)."""
 QUESTION_ABLATIONS = {
     "reranker (answerability)": ("best_rerank",),
-    "names (answerability)": ("names_in_passages", "names_in_best"),
     "answer-type and year checks (answerability)": ("typed_answer", "dated_article"),
 }
 """Features of the answerability model left out in turn: each hand rule must earn its place."""
@@ -108,8 +107,11 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
         "answer_latency_bbc_dev": latencies_ms(ask_dev, [i.question for i in dev_items]),
         "weights": dict(zip(FEATURES, [round(float(w), 3) for w in fitted.weights], strict=True)),
         "answerability": {
-            "weights": dict(zip(QUESTION_FEATURES, [round(float(w), 3) for w in fitted.answerability.weights],
-                                strict=True)) if fitted.answerability else None,
+            "weights": dict(
+                zip(QUESTION_FEATURES, [round(float(w), 3) for w in fitted.answerability.weights], strict=True)
+            )
+            if fitted.answerability
+            else None,
             "threshold": round(fitted.answerability.threshold, 4) if fitted.answerability else None,
         },
         "bbc_train_cross_validated_items": [

@@ -186,11 +186,7 @@ def answer_stream(
     # it?") names nothing and looks unanswerable to it, and neither does a question whose named
     # period is what singles out the article ("What did the inspection in November 2025 find?"):
     # when the best passage is a follow-up's or of that period, retrieval's check (above) decides alone.
-    answers = (
-        query != cleaned
-        or period_leads(prefer, passages, store.records)
-        or answers_question(selector, scored, passages)
-    )
+    answers = query != cleaned or period_leads(prefer, passages, store.records) or answers_question(selector, scored)
     if prefer.latest:
         scored = lead_with_newest(scored, store.records.article_dates().days)
     passages = rerank_passages(read, scored)[:k]

@@ -24,12 +24,9 @@ from rag.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = REPO / "corpus" / "000_a4b3e2646b848259.md"
-SEED_FACTS_FLOOR = 0.7
-"""Fact accuracy on the seed dev set (dev_set.jsonl), measured 0.7 with the models fitted on the
-training questions only (1.0 with the earlier selector fitted on the dev sets): "Who is Melanie
-Krause?" and "Which organization is Aaron Reichlin-Melnick with?" are refused, and "What happened
-when the administration tried to use the Alien Enemies Act?" is answered from other sentences. An
-open regression of the answer-quality work, held here so that it cannot grow unseen."""
+SEED_FACTS_FLOOR = 1.0
+"""Fact accuracy on the seed dev set (dev_set.jsonl), with the models fitted on the training
+questions only: every answerable question answered with its facts."""
 STRICT = os.environ.get("RAG_TESTS_STRICT") == "1"
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 

@@ -36,8 +36,9 @@ EMBEDDED = 12
 similarity and reranker score are known."""
 MAX_SENTENCES = 3
 """Sentences quoted: the three most probable distinct ones hold the answer far more often than the first."""
-MAX_WITH_CONTEXT = 4
-"""Quotes in all, with the sentence a quote refers back to ("He choked...", then "They had...")."""
+MAX_WITH_CONTEXT = 5
+"""Quotes in all: the three, the sentence that carries one of them on, and the sentence a quote
+refers back to ("He choked...", then "They had...")."""
 DUPLICATE_SIMILARITY = 0.9
 _CONTINUATIONS = frozenset(
     "although though but however yet still instead meanwhile this that these it he she they his her their".split()
@@ -215,39 +216,32 @@ def selection_answers(scored: Scored) -> bool:
     return has_typed_candidate(scored) and quotes_a_dated_article(scored)
 
 
-def question_features(scored: Scored, passages: Sequence[Passage]) -> np.ndarray:
+def question_features(scored: Scored) -> np.ndarray:
     """The `QUESTION_FEATURES` of a scored question: how sure the selector and the reranker are of
-    their best sentence, how close retrieval came, whether the question's names are in what was
-    read and in the best sentence, and the answer-type and year checks."""
-    q = scored.question
-    best = int(np.argmax(scored.probabilities)) if len(scored.candidates) else -1
+    their best sentence, and the answer-type and year checks."""
     probability = float(np.clip(scored.best, 1e-6, 1 - 1e-6))
-    read = " ".join(f"{p.title} {p.text}" for p in passages).lower()
-    names_in_best = scored.features[best, FEATURES.index("names_in_sentence")] if best >= 0 else 0.0
     row = {
         "best_probability": float(np.log(probability / (1 - probability))),
-        "best_rerank": float(scored.features[:, FEATURES.index("rerank")].max()) if best >= 0 else 0.0,
-        "best_passage": max((p.score for p in passages), default=0.0),
-        "names_in_passages": sum(n in read for n in q.names) / len(q.names) if q.names else 1.0,
-        "names_in_best": float(names_in_best),
+        "best_rerank": float(scored.features[:, FEATURES.index("rerank")].max()) if len(scored.candidates) else 0.0,
         "typed_answer": float(has_typed_candidate(scored)),
         "dated_article": float(quotes_a_dated_article(scored)),
     }
     return np.array([row[name] for name in QUESTION_FEATURES], dtype=np.float64)
 
 
-def answers_question(model: SelectorModel, scored: Scored, passages: Sequence[Passage]) -> bool:
+def answers_question(model: SelectorModel, scored: Scored) -> bool:
     """Whether to answer: the answerability model's verdict, or for a selector without one, the
     answer-type and year checks."""
     if not scored.candidates:
         return False
     if model.answerability is None:
         return selection_answers(scored)
-    return model.answerability.answers(question_features(scored, passages))
+    return model.answerability.answers(question_features(scored))
 
 
 def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:
-    """Quote the 1-3 most probable sentences (and the context of a pronoun), with `[n]` markers and citations."""
+    """Quote the 1-3 most probable sentences (with the sentence that carries one on, and the context
+    of a pronoun), with `[n]` markers and citations."""
     if not scored.candidates:
         return Extract("", [], scored)
     probabilities, vectors, sentences = scored.probabilities, scored.vectors, scored.candidates
@@ -260,8 +254,11 @@ def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder,
     if not chosen:
         return Extract("", [], scored)
     picked = [(sentences[i], float(vectors[i] @ query_vector)) for i in chosen]
-    follower = _continuation(sentences[chosen[0]], body_of)
-    if follower is not None and len(picked) < MAX_SENTENCES and all(s.start != follower.start for s, _ in picked):
+    # The most probable quote that another sentence carries on ("... invoke the Act." "Although a
+    # court blocked the move, ..."): what happened next is often what was asked.
+    followers = (_continuation(sentences[i], body_of) for i in chosen)
+    follower = next((f for f in followers if f is not None and all(s.start != f.start for s, _ in picked)), None)
+    if follower is not None:
         picked.append((follower, float(embedder.embed_one(follower.text) @ query_vector)))
     for s, _ in list(picked):
         before = _antecedent(s, body_of)
@@ -296,12 +293,12 @@ def _antecedent(quote: Candidate, body_of: BodyLookup) -> Candidate | None:
     return Candidate(quote.source, quote.title, start, end, text, quote.rank, quote.passage_score, quote.index - 1, "")
 
 
-def _continuation(best: Candidate, body_of: BodyLookup) -> Candidate | None:
-    """The sentence right after `best` in its article, if it opens as a continuation of it."""
-    body = body_of(best.source)
+def _continuation(quote: Candidate, body_of: BodyLookup) -> Candidate | None:
+    """The sentence right after `quote` in its article, if it opens as a continuation of it."""
+    body = body_of(quote.source)
     if body is None:
         return None
-    spans = sentence_spans(body, best.end, min(len(body), best.end + _LOOKAHEAD_CHARS))
+    spans = sentence_spans(body, quote.end, min(len(body), quote.end + _LOOKAHEAD_CHARS))
     if not spans:
         return None
     start, end = spans[0]
@@ -310,5 +307,5 @@ def _continuation(best: Candidate, body_of: BodyLookup) -> Candidate | None:
         return None
     text = body[start:end]
     return Candidate(
-        best.source, best.title, start, end, text, best.rank, best.passage_score, best.index + 1, best.text
+        quote.source, quote.title, start, end, text, quote.rank, quote.passage_score, quote.index + 1, quote.text
     )

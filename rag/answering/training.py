@@ -44,7 +44,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.evaluation import EvalItem, EvalReport, evaluate, with_copies
 from rag.refusal import is_covered
-from rag.retrieval import Passage, retrieve, with_whole_articles
+from rag.retrieval import retrieve, with_whole_articles
 from rag.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,6 @@ class Example:
     labels: np.ndarray
     covered: bool
     """Whether retrieval alone let the question through (`rag.refusal.is_covered`)."""
-    passages: tuple[Passage, ...] = ()
-    """The retrieved passages (before whole articles were added), as `answer()` has them."""
 
     def ranking_list(self) -> RankingList:
         """The question's candidates as a reranker training list (answers: the labelled sentences)."""
@@ -99,7 +97,7 @@ def collect_examples(items: Sequence[EvalItem], settings: Settings, store: Store
         scored = featurize(item.question, vector, read, embedder, body, store.records.document_frequencies)
         labels = np.array([_overlaps_support(item, c.source, c.start, c.end, body) for c in scored.candidates])
         covered = is_covered(item.question, passages, settings.min_score)
-        examples.append(Example(item, scored, labels.astype(np.float64), covered, tuple(passages)))
+        examples.append(Example(item, scored, labels.astype(np.float64), covered))
     return examples
 
 
@@ -169,7 +167,7 @@ def fit_selector(
         ids = {i.id for i in held_out}
         inner = _fit_weights([e for e in examples if e.item.id not in ids], features)
         for e in (e for e in examples if e.item.id in ids and e.covered and e.scored.candidates):
-            rows.append(question_features(prefiltered(e, inner), e.passages))
+            rows.append(question_features(prefiltered(e, inner)))
             answerable.append(e.item.answerable)
     columns = [QUESTION_FEATURES.index(f) for f in answerability_features]
     return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable), columns=columns))

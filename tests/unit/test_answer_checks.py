@@ -62,21 +62,15 @@ def test_only_the_most_probable_sentences_count() -> None:
     assert not quotes_a_dated_article(scored(question, sentences, frozenset({"a"})))
 
 
-def test_question_features_describe_the_best_sentence_and_the_passages() -> None:
+def test_question_features_describe_the_best_sentence() -> None:
     from rag.answering.extractive import question_features
-    from rag.answering.selection import FEATURES, QUESTION_FEATURES, with_rerank
-    from rag.records import ChunkRecord
-    from rag.retrieval import Passage
+    from rag.answering.selection import QUESTION_FEATURES, with_rerank
 
     s = scored("How much did Jane Doe give to the Acme Fund?", [("a", "Jane Doe has donated $1m to the Acme Fund.")])
     s = Scored(s.question, s.candidates, s.vectors, with_rerank(s.features, np.array([2.5])), s.probabilities)
-    chunk = ChunkRecord("c1", "a", "Title", 0, 40, "Jane Doe visited the fund.", None, None, None)
-    row = dict(zip(QUESTION_FEATURES, question_features(s, [Passage(chunk, 0.42, np.zeros(2))]), strict=True))
+    row = dict(zip(QUESTION_FEATURES, question_features(s), strict=True))
     assert row["best_probability"] == pytest.approx(np.log(0.9 / 0.1))  # the probability's logit
     assert row["best_rerank"] == 2.5
-    assert row["best_passage"] == 0.42
-    assert row["names_in_passages"] == 0.75  # jane, doe and fund; not acme
-    assert row["names_in_best"] == s.features[0, FEATURES.index("names_in_sentence")] == 1.0
     assert row["typed_answer"] == 1.0 and row["dated_article"] == 1.0
 
 
@@ -89,11 +83,11 @@ def test_without_an_answerability_model_the_checks_decide() -> None:
     n, m = len(FEATURES), len(QUESTION_FEATURES)
     model = SelectorModel(np.zeros(n), np.ones(n), np.zeros(n), 0.0)
     asked_a_sum = "How much did Acme pay for the ferry line?"
-    assert answers_question(model, scored(asked_a_sum, [("a", "Acme paid £30m for the ferry line.")]), [])
+    assert answers_question(model, scored(asked_a_sum, [("a", "Acme paid £30m for the ferry line.")]))
     no_sum = scored(asked_a_sum, [("a", "Acme bought the ferry line in May.")])
-    assert not answers_question(model, no_sum, [])  # the answer-type check refuses it
+    assert not answers_question(model, no_sum)  # the answer-type check refuses it
     # With an answerability model, its verdict alone counts, whatever the checks say.
     never = AnswerabilityModel(np.zeros(m), np.ones(m), np.zeros(m), -10.0, threshold=0.5)
-    assert not answers_question(replace(model, answerability=never), scored("Who won?", [("a", "Rovers won.")]), [])
+    assert not answers_question(replace(model, answerability=never), scored("Who won?", [("a", "Rovers won.")]))
     always = replace(never, bias=10.0)
-    assert answers_question(replace(model, answerability=always), no_sum, [])
+    assert answers_question(replace(model, answerability=always), no_sum)
