@@ -90,8 +90,9 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
 YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 """A year, as a question or a sentence names it."""
 _NUMBER = re.compile(
-    r"\d[\d,.]*\s?%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    r"thirty|forty|fifty|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|dozens|"
+    r"\d[\d,.]*\s?%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|dozens|"
     r"hundreds|thousands|millions|billions)\b",
     re.IGNORECASE,
 )

@@ -66,6 +66,8 @@ def test_years_the_question_names() -> None:
         # a number the question already holds is no answer
         ("How much did Acme pay in 2004?", "Acme made the payment in 2004.", False),
         ("How many jobs will go?", "About two thousand jobs will go.", True),
+        ("How many episodes were ordered?", "Thirteen episodes have been commissioned.", True),
+        ("How many seats did the party win?", "It won seventy seats.", True),
         ("When did the strike begin?", "The strike began on Monday.", True),
         ("When did the strike begin?", "The strike is over pay.", False),
         ("Who replaced Smith as chief executive?", "Smith was replaced by Jane Doe.", True),
