@@ -31,7 +31,8 @@ class Settings:
     chunk_tokens: int = 160
     """RAG_CHUNK_TOKENS: upper bound of a chunk's length in embedder tokens (title header included)."""
     min_score: float = 0.25
-    """RAG_MIN_SCORE: the best passage's cosine similarity below which the question is refused."""
+    """RAG_MIN_SCORE: the best passage's cosine similarity below which the question is refused
+    (unless one passage holds every name the question names: see `rag.refusal.is_covered`)."""
     max_question_chars: int = 1000
     """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
     max_file_bytes: int = 5 * 1024 * 1024

@@ -12,20 +12,26 @@ CONFIDENT_SCORE = 0.5
 
 
 def is_covered(question: str, passages: Sequence[Passage], min_score: float) -> bool:
-    """True when the best passage is similar enough and, unless it is very similar, shares a name.
+    """True when the best passage is similar enough and, unless it is very similar, shares a name;
+    or, however dissimilar, when one passage holds every name of the question.
 
     Similarity alone lets a question about an unknown place ("the Harlow ferry") ride on a merely
-    related article; a name of the question found in no passage is the tell.
+    related article; a name of the question found in no passage is the tell. A short question
+    scores low whatever it asks ("Who is Jimmy Gomez?", 0.2 against the passage naming him): a
+    passage that names all it names is about it, and whether it answers is the answerability
+    model's call.
     """
     if not passages:
         return False
+    names = question_names(question)
     best = max(p.score for p in passages)
     if best < min_score:
-        return False
-    if best >= CONFIDENT_SCORE:
+        return bool(names) and any(all(n in _text(p) for n in names) for p in passages)
+    if best >= CONFIDENT_SCORE or not names:
         return True
-    names = question_names(question)
-    if not names:
-        return True
-    text = " ".join(f"{p.title} {p.text}" for p in passages).lower()
+    text = " ".join(_text(p) for p in passages)
     return any(name in text for name in names)
+
+
+def _text(passage: Passage) -> str:
+    return f"{passage.title} {passage.text}".lower()
