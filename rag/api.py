@@ -21,6 +21,7 @@ from rag.answering.extractive import (
     score_sentences,
 )
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
+from rag.answering.questions import asks_for_news
 from rag.answering.reranker import Reranker, get_reranker
 from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
@@ -182,11 +183,17 @@ def answer_stream(
     read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)
     frequencies = store.records.document_frequencies
     scored = score_sentences(asked_text, asked, read, embedder, body_of, frequencies, selector, reranker)
-    # The answerability model learned from self-contained questions; a follow-up ("Who criticized
-    # it?") names nothing and looks unanswerable to it, and neither does a question whose named
-    # period is what singles out the article ("What did the inspection in November 2025 find?"):
-    # when the best passage is a follow-up's or of that period, retrieval's check (above) decides alone.
-    answers = query != cleaned or period_leads(prefer, passages, store.records) or answers_question(selector, scored)
+    # The answerability model learned from self-contained questions for one fact; a follow-up ("Who
+    # criticized it?") names nothing and looks unanswerable to it, and so does a question whose named
+    # period is what singles out the article ("What did the inspection in November 2025 find?") or
+    # one that asks for the news on a story ("What's the latest on the swing bridge?"): for those,
+    # retrieval's check (above) decides alone.
+    answers = (
+        query != cleaned
+        or period_leads(prefer, passages, store.records)
+        or asks_for_news(asked_text)
+        or answers_question(selector, scored)
+    )
     if prefer.latest:
         scored = lead_with_newest(scored, store.records.article_dates().days)
     passages = rerank_passages(read, scored)[:k]

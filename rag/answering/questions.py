@@ -181,6 +181,15 @@ def question_names(question: str) -> set[str]:
     return names
 
 
+_NEWS_ON = re.compile(r"\b(?:latest|news|updates?)\s+(?:on|about|from|with|regarding)\b", re.IGNORECASE)
+
+
+def asks_for_news(question: str) -> bool:
+    """The question asks what there is on a story ("What's the latest on the swing bridge?", "Any
+    news about the strike?"), not for one fact: whatever the story's articles say answers it."""
+    return bool(_NEWS_ON.search(question))
+
+
 def offers_answer(kind: AnswerType, sentence: str, question: Question) -> bool:
     """Whether the sentence holds a candidate answer of `kind` that the question does not already hold."""
     asked = question.text.lower()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answering.questions import AnswerType, answer_type, offers_answer, read_question
+from rag.answering.questions import AnswerType, answer_type, asks_for_news, offers_answer, read_question
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,16 @@ def test_years_the_question_names() -> None:
 def test_sentence_offers_an_answer_of_the_asked_type(question: str, sentence: str, offers: bool) -> None:
     q = read_question(question)
     assert offers_answer(q.answer_type, sentence, q) is offers
+
+
+@pytest.mark.parametrize(
+    ("question", "news"),
+    [
+        ("What's the latest on the Marlow swing bridge?", True),
+        ("Any news about the dock strike?", True),
+        ("What is the latest estimate of the repair bill?", False),  # one fact, the newest
+        ("Why did Krause resign?", False),
+    ],
+)
+def test_a_request_for_the_news_on_a_story(question: str, news: bool) -> None:
+    assert asks_for_news(question) is news
