@@ -21,7 +21,7 @@ from rag.answering.extractive import (
     score_sentences,
 )
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
-from rag.answering.questions import asks_for_news
+from rag.answering.questions import asks_for_news, asks_who_or_what_is, question_names
 from rag.answering.reranker import Reranker, get_reranker
 from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
@@ -32,7 +32,7 @@ from rag.errors import IndexMissingError
 from rag.filters import DAYS_META, FilterError, Filters
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import Records
-from rag.refusal import is_covered
+from rag.refusal import is_covered, names_all_in_one
 from rag.retrieval import Passage, Preference, retrieve, with_whole_articles
 from rag.store import Store, open_store
 from rag.text import clean_question, keyword_terms
@@ -187,11 +187,13 @@ def answer_stream(
     # criticized it?") names nothing and looks unanswerable to it, and so does a question whose named
     # period is what singles out the article ("What did the inspection in November 2025 find?") or
     # one that asks for the news on a story ("What's the latest on the swing bridge?"): for those,
-    # retrieval's check (above) decides alone.
+    # retrieval's check (above) decides alone. A question only for who or what a name is ("Who is
+    # Jimmy Gomez?") is answered by a passage that holds the whole name.
     answers = (
         query != cleaned
         or period_leads(prefer, passages, store.records)
         or asks_for_news(asked_text)
+        or (asks_who_or_what_is(asked_text) and names_all_in_one(question_names(asked_text), passages))
         or answers_question(selector, scored)
     )
     if prefer.latest:

@@ -26,11 +26,16 @@ def is_covered(question: str, passages: Sequence[Passage], min_score: float) -> 
     names = question_names(question)
     best = max(p.score for p in passages)
     if best < min_score:
-        return bool(names) and any(all(n in _text(p) for n in names) for p in passages)
+        return names_all_in_one(names, passages)
     if best >= CONFIDENT_SCORE or not names:
         return True
     text = " ".join(_text(p) for p in passages)
     return any(name in text for name in names)
+
+
+def names_all_in_one(names: set[str], passages: Sequence[Passage]) -> bool:
+    """Whether one passage holds every name (False without names)."""
+    return bool(names) and any(all(n in _text(p) for n in names) for p in passages)
 
 
 def _text(passage: Passage) -> str:

@@ -190,6 +190,19 @@ def asks_for_news(question: str) -> bool:
     return bool(_NEWS_ON.search(question))
 
 
+_WHO_OR_WHAT_IS = re.compile(
+    r"^\s*(?i:who|what)\s+(?i:is|was|are|were)\s+(?:the\s+)?"
+    r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|and|for|de|von|van|da|del|al)\s+)?[A-Z][\w’'.-]*)*\s*\?*\s*$"
+)
+
+
+def asks_who_or_what_is(question: str) -> bool:
+    """The question asks only who or what a name is ("Who is Jimmy Gomez?", "What is the Alien
+    Enemies Act?"): news introduces whoever and whatever it names ("Representative Jimmy Gomez"),
+    so an article that names it answers it."""
+    return bool(_WHO_OR_WHAT_IS.match(question))
+
+
 def offers_answer(kind: AnswerType, sentence: str, question: Question) -> bool:
     """Whether the sentence holds a candidate answer of `kind` that the question does not already hold."""
     asked = question.text.lower()

@@ -155,3 +155,11 @@ def test_a_year_the_articles_do_not_report_is_refused(settings: Settings, write_
     write_article("regatta.md", "Harlow Rowing Club won the spring regatta on the river, its first win since 1998.")
     ingest(settings)  # the same article without its date: it names 1998 only
     assert answer("Which club won the 2025 spring regatta?", settings=settings).refused
+
+
+def test_who_a_named_person_is_is_answered_from_the_article_naming_them(dev_index: DevIndex) -> None:
+    # A short question scores low against every passage; the article that names the whole name answers it.
+    result = answer("Who is Jimmy Gomez?", settings=dev_index.settings)
+    assert not result.refused
+    assert any("Representative Jimmy Gomez" in c.quote for c in result.citations)
+    assert answer("Who is Jimmy Smith?", settings=dev_index.settings).refused  # named in no article

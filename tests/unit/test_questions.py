@@ -2,7 +2,14 @@
 
 import pytest
 
-from rag.answering.questions import AnswerType, answer_type, asks_for_news, offers_answer, read_question
+from rag.answering.questions import (
+    AnswerType,
+    answer_type,
+    asks_for_news,
+    asks_who_or_what_is,
+    offers_answer,
+    read_question,
+)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +103,19 @@ def test_sentence_offers_an_answer_of_the_asked_type(question: str, sentence: st
 )
 def test_a_request_for_the_news_on_a_story(question: str, news: bool) -> None:
     assert asks_for_news(question) is news
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Who is Jimmy Gomez?", True),
+        ("What is the Alien Enemies Act?", True),
+        ("Who was Pope John Paul II?", True),
+        ("What is the Bank of England?", True),
+        ("Who is the president of Brazil?", False),  # a role, not a name: a fact to find
+        ("Who is he?", False),
+        ("What is the recipe for pancakes?", False),
+    ],
+)
+def test_a_question_only_for_who_or_what_a_name_is(question: str, asks: bool) -> None:
+    assert asks_who_or_what_is(question) is asks
