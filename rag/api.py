@@ -21,7 +21,7 @@ from rag.answering.extractive import (
     score_sentences,
 )
 from rag.answering.llm import chat_model, condense_question, parse_llm, stream_answer
-from rag.answering.questions import asks_for_news, asks_who_or_what_is, question_names
+from rag.answering.questions import asks_for_news, asks_who_or_what_is
 from rag.answering.reranker import Reranker, get_reranker
 from rag.answering.selection import SelectorModel, shipped_model
 from rag.config import Settings
@@ -193,7 +193,7 @@ def answer_stream(
         query != cleaned
         or period_leads(prefer, passages, store.records)
         or asks_for_news(asked_text)
-        or (asks_who_or_what_is(asked_text) and names_all_in_one(question_names(asked_text), passages))
+        or (asks_who_or_what_is(asked_text) and names_all_in_one(scored.question.names, passages))
         or answers_question(selector, scored)
     )
     if prefer.latest:

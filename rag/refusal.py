@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rag.answering.questions import question_names
 from rag.retrieval import Passage
@@ -33,7 +33,7 @@ def is_covered(question: str, passages: Sequence[Passage], min_score: float) -> 
     return any(name in text for name in names)
 
 
-def names_all_in_one(names: set[str], passages: Sequence[Passage]) -> bool:
+def names_all_in_one(names: Collection[str], passages: Sequence[Passage]) -> bool:
     """Whether one passage holds every name (False without names)."""
     return bool(names) and any(all(n in _text(p) for n in names) for p in passages)
 
