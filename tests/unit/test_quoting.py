@@ -16,7 +16,9 @@ BODY = (
     "Although engineers objected, the bridge shut on Friday. "
     "Traffic was diverted through the old town. "
     "Shops reported fewer customers. "
-    "Buses ran every ten minutes."
+    "Buses ran every ten minutes. "
+    "Repairs will take a year. "
+    "The mayor declined to comment."
 )
 
 
@@ -42,18 +44,42 @@ def quoted(order: list[int]) -> list[str]:
 def test_the_sentence_that_carries_a_quote_on_is_quoted_too() -> None:
     # the third most probable sentence is carried on by "Although ..."; it opens with a pronoun, so
     # the sentence it refers back to comes too; all read in article order
-    assert quoted([3, 4, 1]) == [
+    assert quoted([3, 4, 1, 6]) == [
         "The council met on Monday.",
         "It voted to close the Ostry bridge.",
         "Although engineers objected, the bridge shut on Friday.",
         "Traffic was diverted through the old town.",
         "Shops reported fewer customers.",
+        "Repairs will take a year.",
     ]
 
 
 def test_a_sentence_that_starts_afresh_is_not_added() -> None:
-    assert quoted([3, 4, 5]) == [
+    assert quoted([3, 4, 5, 7]) == [
         "Traffic was diverted through the old town.",
         "Shops reported fewer customers.",
         "Buses ran every ten minutes.",
+        "The mayor declined to comment.",
     ]
+
+
+OTHER = "Harbour officials closed the Penn crossing. Ferries were cancelled."
+
+
+def test_an_article_that_names_none_of_the_question_is_not_quoted() -> None:
+    # the question names Ostry; the other story's sentences rank high but are not about it
+    bodies = {"a": BODY, "b": OTHER}
+    spans = [("a", s, e) for s, e in sentence_spans(BODY)] + [("b", s, e) for s, e in sentence_spans(OTHER)]
+    candidates = [
+        Candidate(src, "Bridge" if src == "a" else "Harbour", s, e, bodies[src][s:e], 0, 0.5, n)
+        for n, (src, s, e) in enumerate(spans)
+    ]
+    probabilities = np.linspace(0.1, 0.9, len(spans))  # the other story's two sentences rank first
+    vectors = np.eye(len(spans))
+    scored = Scored(read_question("Why did the Ostry bridge close?"), candidates, vectors, vectors, probabilities)
+    extract = extract_answer(scored, np.ones(len(spans)), UnitEmbedder(), bodies.get)  # type: ignore[arg-type]
+    assert extract.citations and all(c.source == "a" for c in extract.citations)
+    # a question that names nothing may be answered from any article
+    scored = Scored(read_question("Why did the crossing close?"), candidates, vectors, vectors, probabilities)
+    extract = extract_answer(scored, np.ones(len(spans)), UnitEmbedder(), bodies.get)  # type: ignore[arg-type]
+    assert {c.source for c in extract.citations} == {"a", "b"}
