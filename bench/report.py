@@ -9,12 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH_DIR, RESULTS_DIR
+from bench.common import BENCH_DIR, RESULTS_DIR, read_result
 
 
 def load(name: str) -> dict[str, Any] | None:
-    path = RESULTS_DIR / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_result(name) or None
 
 
 def bar_rows() -> list[tuple[str, str, str, bool | None]]:

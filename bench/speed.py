@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import DATA_DIR, REPO, RESULTS_DIR, archive_corpus, latencies_ms, write_result
+from bench.common import DATA_DIR, REPO, archive_corpus, latencies_ms, read_result, write_result
 from bench.synth import write_corpus
 
 BACKENDS = ("onnx", "torch")
@@ -152,10 +152,7 @@ PARTS = ("synthetic", "archive", "parity", "latency", "cold")
 def main(shared: Path, runs: int, parts: list[str]) -> None:
     """Run `parts` (all by default); a partial run keeps the other figures of the last one (the
     later parts need the archive indexes that the `archive` part built)."""
-    import json
-
-    path = RESULTS_DIR / "speed.json"
-    previous = json.loads(path.read_text()) if path.exists() and set(parts) != set(PARTS) else {}
+    previous = read_result("speed") if set(parts) != set(PARTS) else {}
     result = {k: v for k, v in previous.items() if k not in ("benchmark", "machine", "recorded")}
     corpus = archive_corpus(DATA_DIR / "archive", shared)
     if "synthetic" in parts:

@@ -31,11 +31,12 @@ PASSAGES_READ = 6
 """Passages whose sentences are scored: the answer is often in a passage ranked below the third."""
 WHOLE_ARTICLES = 2
 """Articles read whole: the answer is often a few paragraphs below the best-matching passage."""
-EMBEDDED = 20
+EMBEDDED = 16
 """Sentences embedded and reranked per question: the ones the model ranks best before their own
 similarity and reranker score are known. The first pass drops the answer sentence of about one
-answerable question in twenty at 12; on bbc_train cross-validation, facts went 0.810 (12), 0.817
-(16), 0.823 (20), 0.823 (24), 0.827 (32), while reranking costs about 4 ms a sentence."""
+answerable question in twenty at 12; on bbc_train cross-validation (four quotes), facts went 0.850
+(14), 0.857 (16), 0.860 (20), while each sentence costs about 6 ms: 16 keeps answer() under
+150 ms (p50) at 10k chunks (bench.query), 20 does not."""
 MAX_SENTENCES = 4
 """Sentences quoted: the four most probable distinct ones. The selector puts the answer sentence
 first for about 57% of bbc_train's answerable questions, in its first three for 79%, fourth for
