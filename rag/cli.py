@@ -134,27 +134,25 @@ def ask(
 ) -> None:
     """Answer a question with cited passages."""
     from rag.api import answer
+    from rag.embeddings import get_embedder
+    from rag.store import open_store
 
     if not question.strip():
         typer.echo("error: the question is empty; ask something about the articles", err=True)
         raise typer.Exit(1)
     settings = _run(Settings.from_env)
-    result = _run(lambda: answer(question, settings=settings, k=k, since=since, until=until, outlets=outlet))
+    store = _run(lambda: open_store(settings))
+    result = _run(
+        lambda: answer(question, settings=settings, k=k, since=since, until=until, outlets=outlet, store=store)
+    )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         typer.echo(format_answer(result))
-    note = _backend_note(settings)
+    # What `rag status` says when the index was embedded by another backend than this process's.
+    note = store.backend_note(get_embedder().backend_label)
     if note:  # on stderr: the answer on stdout stays what scripts read
         typer.echo(f"note: {note}", err=True)
-
-
-def _backend_note(settings: Settings) -> str | None:
-    """What `rag status` says when the index was embedded by another backend than this process's."""
-    from rag.embeddings import get_embedder
-    from rag.store import open_store
-
-    return open_store(settings).backend_note(get_embedder().backend_label)
 
 
 def format_answer(result: Answer) -> str:

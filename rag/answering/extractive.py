@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answering.questions import YEAR, AnswerType, Question, offers_answer, read_question
+from rag.answering.questions import YEAR, AnswerType, Question, asked_name, introduces, offers_answer, read_question
 from rag.answering.reranker import Reranker, pair_text
 from rag.answering.selection import (
     FEATURES,
@@ -261,15 +261,33 @@ def _naming_articles(scored: Scored, body_of: BodyLookup) -> set[str]:
     return naming or sources
 
 
+def _quote_order(scored: Scored) -> tuple[list[int], set[int]]:
+    """The candidates in the order they may be quoted (most probable first), and those that introduce
+    the name asked about. For a question only for who or what a name is, its introductions come first
+    ("Representative Jimmy Gomez and ..."), then the other sentences that name it: a sentence about
+    someone else, however probable, says nothing of who they are."""
+    order = [int(i) for i in np.argsort(-scored.probabilities)]
+    name = asked_name(scored.question.text)
+    if name is None:
+        return order, set()
+    texts = [c.text for c in scored.candidates]
+    naming = [i for i in order if any(n in texts[i].lower() for n in scored.question.names)]
+    introducing = {i for i in naming if introduces(texts[i], name)}
+    if not naming:
+        return order, set()
+    return sorted(naming, key=lambda i: i not in introducing), introducing
+
+
 def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:
     """Quote the 1-4 most probable sentences (with the sentence that carries one on, and the context
     of a pronoun), with `[n]` markers and citations."""
     if not scored.candidates:
         return Extract("", [], scored)
-    probabilities, vectors, sentences = scored.probabilities, scored.vectors, scored.candidates
+    vectors, sentences = scored.vectors, scored.candidates
     quotable = _naming_articles(scored, body_of)
     chosen: list[int] = []
-    for i in np.argsort(-probabilities):
+    order, introducing = _quote_order(scored)
+    for i in order:
         if len(chosen) == MAX_SENTENCES:
             break
         if sentences[i].source not in quotable:
@@ -292,8 +310,9 @@ def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder,
         if before is not None and len(picked) < MAX_WITH_CONTEXT and all(p.start != before.start for p, _ in picked):
             picked.append((before, float(embedder.embed_one(before.text) @ query_vector)))
             break  # one is enough to make the answer readable; more would make it long
-    # Read in order: passage rank first, then position in the article.
-    picked.sort(key=lambda item: (item[0].rank, item[0].start))
+    # Read in order: an introduction of the name asked about first, then passage rank, then position.
+    starts = {(sentences[i].source, sentences[i].start) for i in introducing}
+    picked.sort(key=lambda item: ((item[0].source, item[0].start) not in starts, item[0].rank, item[0].start))
     parts, citations = [], []
     for number, (s, score) in enumerate(picked, start=1):
         parts.append(f"{s.text} [{number}]")

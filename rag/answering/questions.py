@@ -192,7 +192,7 @@ def asks_for_news(question: str) -> bool:
 
 _WHO_OR_WHAT_IS = re.compile(
     r"^\s*(?i:who|what)\s+(?i:is|was|are|were)\s+(?:the\s+)?"
-    r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|and|for|de|von|van|da|del|al)\s+)?[A-Z][\w’'.-]*)*\s*\?*\s*$"
+    r"(?P<name>[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|and|for|de|von|van|da|del|al)\s+)?[A-Z][\w’'.-]*)*)\s*\?*\s*$"
 )
 
 
@@ -200,7 +200,47 @@ def asks_who_or_what_is(question: str) -> bool:
     """The question asks only who or what a name is ("Who is Jimmy Gomez?", "What is the Alien
     Enemies Act?"): news introduces whoever and whatever it names ("Representative Jimmy Gomez"),
     so an article that names it answers it."""
-    return bool(_WHO_OR_WHAT_IS.match(question))
+    return asked_name(question) is not None
+
+
+def asked_name(question: str) -> str | None:
+    """The name a question only for who or what it is asks about ("Jimmy Gomez"), else None."""
+    match = _WHO_OR_WHAT_IS.match(question)
+    return match.group("name") if match else None
+
+
+_NOT_DESCRIPTORS = STOPWORDS | frozenset(
+    """said says told added asked according thanks mr mrs ms miss dr and or nor between including like
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december""".split()
+)
+"""Words before a name that do not describe it ("said Jimmy Gomez", "Mr Brown", "On Wednesday Tony Blair")."""
+_ROLE_WORD = re.compile(
+    r"^(?:[a-z]+(?:er|or|ist|ent|ant|ian|man|woman|person)|boss|chief|head|star|watchdog|minister|secretary|mp)$"
+)
+"""A lower-case word before a name that says what it is ("regulator Ofcom", "striker", "boss",
+"economist"): agent nouns by their endings, and a few common roles; a verb there ("believe Tony
+Blair") describes nothing."""
+_APPOSITIVE = re.compile(
+    r"^(?:,\s*(?:the|a|an|who|whose|which|its|his|her|their|now|then|\d+)\b|\s*\(|\s+(?:is|was|are|were)\s+(?:the|a|an)\b)",
+    re.IGNORECASE,
+)
+"""What follows a name that is being introduced: ", the chancellor,", ", 45,", " (Ofcom)", " is a ..."."""
+
+
+def introduces(sentence: str, name: str) -> bool:
+    """Whether the sentence introduces the name the way news does on first mention: a descriptor
+    right before it ("Representative Jimmy Gomez", "telecom regulator Ofcom") or an appositive right
+    after it ("Gordon Brown, the chancellor, said")."""
+    for match in re.finditer(re.escape(name), sentence, re.IGNORECASE):
+        before = sentence[: match.start()].split()
+        word = before[-1] if before else ""
+        described = word[:1].isupper() or bool(_ROLE_WORD.match(word))
+        if word.isalpha() and described and word.lower() not in _NOT_DESCRIPTORS:
+            return True
+        if _APPOSITIVE.match(sentence[match.end() :]):
+            return True
+    return False
 
 
 def offers_answer(kind: AnswerType, sentence: str, question: Question) -> bool:

@@ -5,8 +5,10 @@ import pytest
 from rag.answering.questions import (
     AnswerType,
     answer_type,
+    asked_name,
     asks_for_news,
     asks_who_or_what_is,
+    introduces,
     offers_answer,
     read_question,
 )
@@ -119,3 +121,27 @@ def test_a_request_for_the_news_on_a_story(question: str, news: bool) -> None:
 )
 def test_a_question_only_for_who_or_what_a_name_is(question: str, asks: bool) -> None:
     assert asks_who_or_what_is(question) is asks
+
+
+@pytest.mark.parametrize(
+    ("sentence", "name", "introduces_it"),
+    [
+        ("Representative Jimmy Gomez and Senator Jacky Rosen expressed outrage.", "Jimmy Gomez", True),
+        ("The move comes after telecom regulator Ofcom said in November that it must change.", "Ofcom", True),
+        ("Gordon Brown, the chancellor, said the figures were strong.", "Gordon Brown", True),
+        ("The Alien Enemies Act is a wartime law from 1798.", "Alien Enemies Act", True),
+        ("Prime Minister Tony Blair declared himself delighted.", "Tony Blair", True),
+        ("Lots of ministers believe Tony Blair will attempt to move him.", "Tony Blair", False),  # a verb before
+        ("On Wednesday Tony Blair said he hoped so.", "Tony Blair", False),  # a day names no role
+        ("The report was welcomed, said Jimmy Gomez.", "Jimmy Gomez", False),
+        ("Mr Brown would like to portray it.", "Gordon Brown", False),  # not the whole name
+    ],
+)
+def test_a_sentence_that_introduces_a_name(sentence: str, name: str, introduces_it: bool) -> None:
+    assert introduces(sentence, name) is introduces_it
+
+
+def test_the_name_a_who_or_what_is_question_asks_about() -> None:
+    assert asked_name("Who is Jimmy Gomez?") == "Jimmy Gomez"
+    assert asked_name("What is the Alien Enemies Act?") == "Alien Enemies Act"
+    assert asked_name("Who is the president of Brazil?") is None

@@ -100,3 +100,22 @@ def test_a_fourth_quote_comes_from_an_article_already_quoted() -> None:
     probabilities[7] = 0.5
     quoted = sources_quoted("Why did the crossing close?", probabilities)
     assert len(quoted) >= 4 and set(quoted) == {"a"}, quoted
+
+
+def test_who_a_name_is_is_answered_by_the_sentences_naming_it_introduction_first() -> None:
+    body = (
+        "The council met on Monday. "
+        "Mayor Anna Ostry opposed the closure. "
+        "Engineers said the bridge was unsafe. "
+        "Ostry later called for a second survey."
+    )
+    spans = sentence_spans(body)
+    candidates = [Candidate("a", "Bridge", s, e, body[s:e], 0, 0.5, n) for n, (s, e) in enumerate(spans)]
+    probabilities = np.array([0.9, 0.2, 0.8, 0.6])  # the sentences naming her rank below the others
+    vectors = np.eye(len(spans))
+    scored = Scored(read_question("Who is Anna Ostry?"), candidates, vectors, vectors, probabilities)
+    extract = extract_answer(scored, np.ones(len(spans)), UnitEmbedder(len(spans)), lambda source: body)  # type: ignore[arg-type]
+    assert [c.quote for c in extract.citations] == [
+        "Mayor Anna Ostry opposed the closure.",
+        "Ostry later called for a second survey.",
+    ]
