@@ -74,13 +74,16 @@ _SCHEMA_KEY = "hashtextextended(current_schema() || ':newsrag-schema', 0)"
 
 
 def _ranked_sql(terms: int) -> str:
-    """BM25 over the chunks the GIN index finds, one plain expression per query term (no subquery per row)."""
-    f = "coalesce((c.freqs ->> %s)::float8, 0)"
-    score = " + ".join(f"%s * {f} * {BM25_K1 + 1} / ({f} + c.k)" for _ in range(terms))
+    """BM25 over the chunks the GIN index finds. Each term's frequency is read from the JSON once per
+    chunk (in the inner select) and the arithmetic is in floats: per matched chunk, that work is
+    what the query costs."""
+    frequencies = ", ".join(f"(freqs ->> %s)::float8 AS f{i}" for i in range(terms))
+    score = " + ".join(f"%s * coalesce(f{i}, 0) * {BM25_K1 + 1} / (coalesce(f{i}, 0) + k)" for i in range(terms))
     return (
-        f"SELECT c.id FROM (SELECT id, rowid, freqs, {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length / %s) AS k"
+        f"SELECT id FROM (SELECT id, rowid, {frequencies},"
+        f" {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length::float8 / %s) AS k"
         " FROM chunks WHERE terms @@ %s::tsquery) c"
-        f" ORDER BY {score} DESC, c.rowid LIMIT %s"
+        f" ORDER BY {score} DESC, rowid LIMIT %s"
     )
 
 
@@ -260,16 +263,15 @@ class PostgresRecords(Records):
         return terms, " | ".join(_lexeme(t) for t in dict.fromkeys(terms) if t)
 
     def _matching_chunks(self, db: Db, terms: Sequence[str]) -> dict[str, int]:
-        """One scan of the GIN index for all the terms, counted apart."""
-        stems, any_term = self._tsquery(terms)
-        if not any_term:
+        """Each term's count from its own scan of the GIN index, in one statement: a count needs no
+        chunk's terms read (one scan for all, filtered per term, read every matching chunk's)."""
+        stems, _ = self._tsquery(terms)
+        looked_up = [s for s in stems if s]
+        if not looked_up:
             return dict.fromkeys(terms, 0)
-        counts = ", ".join("count(*) FILTER (WHERE terms @@ ?::tsquery)" for _ in terms)
-        row = db.execute(
-            f"SELECT {counts} FROM chunks WHERE terms @@ ?::tsquery",
-            [_lexeme(s) if s else "''" for s in stems] + [any_term],
-        ).fetchone()
-        return {t: int(n) if s else 0 for t, s, n in zip(terms, stems, row, strict=True)}
+        counts = ", ".join("(SELECT count(*) FROM chunks WHERE terms @@ ?::tsquery)" for _ in looked_up)
+        row = iter(db.execute(f"SELECT {counts}", [_lexeme(s) for s in looked_up]).fetchone())
+        return {t: int(next(row)) if s else 0 for t, s in zip(terms, stems, strict=True)}
 
     def _ranked_chunk_ids(self, db: Db, terms: Sequence[str], limit: int) -> list[str]:
         df, total = self.document_frequencies(terms)
@@ -277,9 +279,8 @@ class PostgresRecords(Records):
         if not query:
             return []
         pg = self._pg()
-        params: list[Any] = [self._average_length, query]  # fresh: document_frequencies checked the version
-        for term, stem in zip(terms, stems, strict=True):
-            params += [bm25_idf(df[term], total), stem, stem]
+        # The average length is fresh: document_frequencies checked the index version.
+        params = [*stems, self._average_length, query, *(bm25_idf(df[term], total) for term in terms)]
         rows = pg.raw(_ranked_sql(len(terms)), (*params, limit))
         return [r[0] for r in rows]
 
