@@ -8,7 +8,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
+from functools import cache
 from typing import Any
+
+import numpy as np
 
 from rag.answering.citations import check_citations
 from rag.answering.dated import in_date_order, is_chronology, lead_with_newest
@@ -115,8 +118,8 @@ def search(
     store = open_index(settings, store)
     check_filters(filters, store.records)
     embedder = embedder or get_embedder()
-    vector = embedder.embed_one(cleaned[: settings.max_question_chars])
-    passages = retrieve(store, cleaned, vector, k or settings.top_k, filters=filters or None)
+    asked = cleaned[: settings.max_question_chars]
+    passages = retrieve(store, cleaned, lambda: embedder.embed_one(asked), k or settings.top_k, filters=filters or None)
     return [_source_passage(p, store.records) for p in passages]
 
 
@@ -165,9 +168,14 @@ def answer_stream(
     # The words that name a period match nothing in an article's body (its published field carries
     # the date): the period is a retrieval preference, and the rest of the question is what is asked.
     asked_text = without_period(cleaned, prefer.period)
-    query_vector = embedder.embed_one(asked_text if query == cleaned else query)
     k = k or settings.top_k
-    passages = retrieve(store, query, query_vector, passages_to_read(k), filters=filters or None, prefer=prefer)
+
+    @cache
+    def query_embedding() -> np.ndarray:  # computed by retrieve() while the keyword search runs
+        return embedder.embed_one(asked_text if query == cleaned else query)
+
+    passages = retrieve(store, query, query_embedding, passages_to_read(k), filters=filters or None, prefer=prefer)
+    query_vector = query_embedding()
     if filters and not passages:
         yield Answer(question=question, text=nothing_matches(filters, store.records), refused=True, notes=notes)
         return

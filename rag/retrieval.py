@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -61,10 +62,15 @@ class Preference:
     latest: bool = False
 
 
+QueryVector = np.ndarray | Callable[[], np.ndarray]
+"""The query's embedding, or a function that computes it: `retrieve` calls it once the keyword
+search is under way, so embedding the question overlaps the database's keyword query."""
+
+
 def retrieve(
     store: Store,
     query: str,
-    query_vector: np.ndarray,
+    query_vector: QueryVector,
     k: int,
     *,
     filters: Filters | None = None,
@@ -80,6 +86,8 @@ def retrieve(
     where = filters.where(store.records.article_dates().outlet_names()) if filters else None
     # The keyword index knows no dates: it over-fetches, and what the filters reject is dropped below.
     keyword = _keyword_searches.submit(store.records.keyword_search, query, fetch * (4 if filters else 1))
+    if callable(query_vector):
+        query_vector = query_vector()
     dense = store.dense_search(query_vector, fetch, where)
     rankings = [[i for i, _ in dense]]
     vectors = dict(dense)

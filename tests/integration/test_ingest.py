@@ -210,7 +210,7 @@ def test_verify_reports_drift_and_ingest_repairs_it(settings: Settings, write_ar
     store.upsert_vectors(["f" * 32], get_embedder().embed(["stray"]), ["stray"], [{"source": "x.md"}])
     with store.records.transaction() as db:
         if settings.database_url:
-            db.execute("UPDATE chunks SET terms = NULL WHERE source = 'b.md'")
+            db.execute("DELETE FROM postings WHERE chunk IN (SELECT rowid FROM chunks WHERE source = 'b.md')")
         else:
             db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE source = 'b.md')")
     drift = store.verify()

@@ -47,3 +47,18 @@ def test_sqlite_and_postgres_return_the_same_rankings(tmp_path: Path) -> None:
         assert len(postgres.keyword_search("creme brulee cafe", 20)) == 20  # accents folded, as in FTS5
         postgres.close()
     assert differing == [], f"{len(differing)} of {len(queries)} queries ranked differently: {differing[:5]}"
+
+
+def test_an_index_made_before_the_postings_table_is_searchable_when_reopened(tmp_path: Path) -> None:
+    with postgres_schema() as url:
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        article = Article("z.md", "Parade", "Zebras paraded downtown.\n\nThe herons stayed away.")
+        records = open_records(settings)
+        records.replace_articles([(article, paragraphs(article))], [])
+        with records.transaction() as db:  # the schema of an earlier version: no postings
+            db.execute("DROP TABLE postings")
+        records.close()
+        reopened = open_records(settings)
+        assert reopened.keyword_search("zebras", 5) == [paragraphs(article)[0].id]
+        assert reopened.keyword_index_drift() == 0
+        reopened.close()
