@@ -16,6 +16,7 @@ from bench.synth import write_corpus
 from ingest.indexer import ingest
 from rag import answer
 from rag.errors import IngestLockedError
+from rag.locking import ingest_running
 from rag.store import open_store
 from tests.conftest import REPO, SEED_ARTICLE, new_settings
 
@@ -67,10 +68,10 @@ def test_second_ingest_from_another_process_stops_with_a_message(tmp_path: Path)
         [sys.executable, "-m", "rag", "ingest"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        # The records file is created under the lock, before the model loads: once it exists, the lock is held.
-        records = settings.data_dir / "records.sqlite3"
+        # Wait for the lock itself: the records file is created when the store opens, just before the
+        # lock is taken, so its existence alone left a race this test could lose.
         deadline = time.monotonic() + 60
-        while not records.exists():
+        while not ingest_running(settings.data_dir):
             assert proc.poll() is None and time.monotonic() < deadline, "first ingest never took the lock"
             time.sleep(0.05)
         with pytest.raises(IngestLockedError, match="another ingest is running"):
