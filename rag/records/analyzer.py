@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 FTS5_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -32,6 +33,8 @@ class Analyzer:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        # Query words repeat (every search looks its words up twice: counts, then ranking).
+        self._word_terms = lru_cache(maxsize=65536)(self._tokenize_word)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -66,5 +69,8 @@ class Analyzer:
 
     def terms(self, word: str) -> list[str]:
         """The index terms of a query word, in the order they occur (usually one; none for punctuation)."""
+        return list(self._word_terms(word))
+
+    def _tokenize_word(self, word: str) -> tuple[str, ...]:
         in_order = sorted(self._instances([("", word)]), key=lambda instance: instance[2])
-        return list(dict.fromkeys(term for *_, term in in_order))
+        return tuple(dict.fromkeys(term for *_, term in in_order))

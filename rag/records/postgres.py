@@ -3,10 +3,10 @@
 Several chat servers and an ingest worker on different machines can then share one index. The
 keyword index is a postings table (term, chunk, frequency, chunk length) indexed by term: BM25 is
 summed in SQL over the postings of the query's terms, and a term's chunk count is read from the
-index alone (a title term counts half, as in the SQLite backend). Each chunk's row keeps its terms
-too (a tsvector and the frequencies as JSON), from which the postings are filled. Ranking from the
-frequencies of every chunk that a GIN index over the tsvectors found took twice as long: at 9,600
-chunks a common word matches a sixth of them. The terms are those of the SQLite backend's FTS5
+index alone (a title term counts half, as in the SQLite backend). Each chunk's row keeps its term
+frequencies too (as JSON), from which the postings are filled. Ranking from the frequencies of
+every chunk that a GIN index over the chunks' terms found took twice as long: at 9,600 chunks a
+common word matches a sixth of them. The terms are those of the SQLite backend's FTS5
 tokenizer (see `rag.records.analyzer`), and the BM25 is FTS5's (k1 = 1.2, b = 0.75, the same IDF),
 so both backends rank alike.
 """
@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     idx INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    terms TSVECTOR,
     freqs JSONB,
     length INTEGER
 );
@@ -53,7 +52,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 -- a compressed row would be decompressed for every one of them.
 ALTER TABLE chunks SET (toast_tuple_target = 8160);
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
+-- An index made before the postings kept each chunk's terms in a tsvector too, under a GIN index.
 DROP INDEX IF EXISTS chunks_terms;
+ALTER TABLE chunks DROP COLUMN IF EXISTS terms;
 CREATE TABLE IF NOT EXISTS postings (
     term TEXT NOT NULL,
     chunk BIGINT NOT NULL REFERENCES chunks(rowid) ON DELETE CASCADE,
@@ -96,15 +97,6 @@ _FILL_POSTINGS = (
     " SELECT e.key, c.rowid, e.value::text::float8, c.length FROM chunks c, jsonb_each(c.freqs) e"
 )
 """The postings of chunks, from their frequencies (add a WHERE to fill some)."""
-
-
-def _lexeme(term: str) -> str:
-    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _tsvector(analyzed: Analyzed) -> str:
-    """The tsvector literal of a chunk's terms (no positions: matching needs only the terms)."""
-    return " ".join(sorted(_lexeme(t) for t in analyzed.title_counts.keys() | analyzed.text_counts.keys()))
 
 
 def _frequencies(analyzed: Analyzed) -> str:
@@ -257,10 +249,9 @@ class PostgresRecords(Records):
     def _insert_chunks(self, db: Db, article: Article, chunks: Sequence[Chunk]) -> None:
         analyzed = self.analyzer.analyze([(article.title, chunk.text) for chunk in chunks])
         db.executemany(
-            'INSERT INTO chunks(id, source, idx, start, "end", terms, freqs, length)'
-            " VALUES (?, ?, ?, ?, ?, ?::tsvector, ?::jsonb, ?)",
+            'INSERT INTO chunks(id, source, idx, start, "end", freqs, length) VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)',
             (
-                (chunk.id, chunk.source, chunk.index, chunk.start, chunk.end, _tsvector(a), _frequencies(a), a.length)
+                (chunk.id, chunk.source, chunk.index, chunk.start, chunk.end, _frequencies(a), a.length)
                 for chunk, a in zip(chunks, analyzed, strict=True)
             ),
         )
@@ -305,11 +296,11 @@ class PostgresRecords(Records):
         self._average_length = float(db.execute("SELECT avg(length) FROM chunks").fetchone()[0] or 1.0)
 
     def keyword_index_drift(self) -> int:
-        """Chunks without terms, or with terms but no postings."""
+        """Chunks without term frequencies, or with terms but no postings."""
         return int(
             self._connect()
             .execute(
-                "SELECT COUNT(*) FROM chunks c WHERE terms IS NULL OR freqs IS NULL OR (freqs <> '{}'::jsonb"
+                "SELECT COUNT(*) FROM chunks c WHERE freqs IS NULL OR (freqs <> '{}'::jsonb"
                 " AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.chunk = c.rowid))"
             )
             .fetchone()[0]
@@ -323,8 +314,8 @@ class PostgresRecords(Records):
             ).fetchall()
             analyzed = self.analyzer.analyze([(title, text) for _, title, text in rows])
             db.executemany(
-                "UPDATE chunks SET terms = ?::tsvector, freqs = ?::jsonb, length = ? WHERE rowid = ?",
-                ((_tsvector(a), _frequencies(a), a.length, row[0]) for row, a in zip(rows, analyzed, strict=True)),
+                "UPDATE chunks SET freqs = ?::jsonb, length = ? WHERE rowid = ?",
+                ((_frequencies(a), a.length, row[0]) for row, a in zip(rows, analyzed, strict=True)),
             )
             db.execute("DELETE FROM postings")
             db.execute(_FILL_POSTINGS)

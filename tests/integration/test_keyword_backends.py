@@ -49,16 +49,25 @@ def test_sqlite_and_postgres_return_the_same_rankings(tmp_path: Path) -> None:
     assert differing == [], f"{len(differing)} of {len(queries)} queries ranked differently: {differing[:5]}"
 
 
-def test_an_index_made_before_the_postings_table_is_searchable_when_reopened(tmp_path: Path) -> None:
+def test_an_index_made_before_the_postings_table_is_searchable_and_migrated_when_reopened(tmp_path: Path) -> None:
     with postgres_schema() as url:
         settings = Settings(data_dir=tmp_path, database_url=url)
         article = Article("z.md", "Parade", "Zebras paraded downtown.\n\nThe herons stayed away.")
         records = open_records(settings)
         records.replace_articles([(article, paragraphs(article))], [])
-        with records.transaction() as db:  # the schema of an earlier version: no postings
+        with records.transaction() as db:  # the schema of an earlier version: no postings, a tsvector per chunk
             db.execute("DROP TABLE postings")
+            db.execute("ALTER TABLE chunks ADD COLUMN terms TSVECTOR")
+            db.execute("UPDATE chunks SET terms = to_tsvector('simple', 'zebras paraded downtown')")
+            db.execute("CREATE INDEX chunks_terms ON chunks USING GIN (terms)")
         records.close()
         reopened = open_records(settings)
         assert reopened.keyword_search("zebras", 5) == [paragraphs(article)[0].id]
         assert reopened.keyword_index_drift() == 0
+        with reopened.transaction() as db:  # the old column is dropped, not kept up to date
+            columns = db.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = 'chunks'"
+            ).fetchall()
+        assert "terms" not in {c[0] for c in columns}
         reopened.close()
