@@ -179,13 +179,14 @@ def answer_stream(
     if filters and not passages:
         yield Answer(question=question, text=nothing_matches(filters, store.records), refused=True, notes=notes)
         return
-    if not is_covered(asked_text, passages, settings.min_score):
+    selector = selector or shipped_model()
+    min_score = selector.retrieval_floor(asked_text) if settings.min_score is None else settings.min_score
+    if not is_covered(asked_text, passages, min_score):
         shown = [_source_passage(p, store.records) for p in passages[:k]]
         yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
         return
     # Retrieval used the conversation; sentences are picked for what is asked now.
     asked = query_vector if query == cleaned else embedder.embed_one(asked_text)
-    selector = selector or shipped_model()
     reranker = reranker or get_reranker()
     body_of = store.records.body
     read = with_whole_articles(store, passages, query_vector, WHOLE_ARTICLES)

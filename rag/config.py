@@ -30,9 +30,10 @@ class Settings:
     """RAG_TOP_K: passages retrieved per question."""
     chunk_tokens: int = 160
     """RAG_CHUNK_TOKENS: upper bound of a chunk's length in embedder tokens (title header included)."""
-    min_score: float = 0.25
+    min_score: float | None = None
     """RAG_MIN_SCORE: the best passage's cosine similarity below which the question is refused
-    (unless one passage holds every name the question names: see `rag.refusal.is_covered`)."""
+    (unless one passage holds every name the question names: see `rag.refusal.is_covered`); unset,
+    the threshold fitted with the sentence selector (`rag.answering.selection.SelectorModel.min_score`)."""
     max_question_chars: int = 1000
     """RAG_MAX_QUESTION_CHARS: longer questions are truncated, with a note."""
     max_file_bytes: int = 5 * 1024 * 1024
@@ -89,7 +90,7 @@ class Settings:
             collection=env.get("RAG_COLLECTION") or d.collection,
             top_k=_int(env, "RAG_TOP_K", d.top_k, minimum=1),
             chunk_tokens=_int(env, "RAG_CHUNK_TOKENS", d.chunk_tokens, minimum=32),
-            min_score=_float(env, "RAG_MIN_SCORE", d.min_score),
+            min_score=_float(env, "RAG_MIN_SCORE", 0.0) if env.get("RAG_MIN_SCORE") else d.min_score,
             max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", d.max_question_chars, minimum=10),
             max_file_bytes=_int(env, "RAG_MAX_FILE_BYTES", d.max_file_bytes, minimum=1),
             fetch_timeout=_float(env, "RAG_FETCH_TIMEOUT", d.fetch_timeout),

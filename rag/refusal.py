@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from rag.answering.questions import question_names
+from rag.answering.questions import names_in, question_names
 from rag.retrieval import Passage
 
 CONFIDENT_SCORE = 0.5
@@ -29,14 +29,13 @@ def is_covered(question: str, passages: Sequence[Passage], min_score: float) -> 
         return names_all_in_one(names, passages)
     if best >= CONFIDENT_SCORE or not names:
         return True
-    text = " ".join(_text(p) for p in passages)
-    return any(name in text for name in names)
+    return any(names_in(_text(p), names) for p in passages)
 
 
 def names_all_in_one(names: Collection[str], passages: Sequence[Passage]) -> bool:
     """Whether one passage holds every name (False without names)."""
-    return bool(names) and any(all(n in _text(p) for n in names) for p in passages)
+    return bool(names) and any(names_in(_text(p), names) == set(names) for p in passages)
 
 
 def _text(passage: Passage) -> str:
-    return f"{passage.title} {passage.text}".lower()
+    return f"{passage.title} {passage.text}"

@@ -7,7 +7,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answering.questions import YEAR, AnswerType, Question, asked_name, introduces, offers_answer, read_question
+from rag.answering.questions import (
+    YEAR,
+    AnswerType,
+    Question,
+    asked_name,
+    introduces,
+    names_in,
+    offers_answer,
+    read_question,
+)
 from rag.answering.reranker import Reranker, pair_text
 from rag.answering.selection import (
     FEATURES,
@@ -257,7 +266,7 @@ def _naming_articles(scored: Scored, body_of: BodyLookup) -> set[str]:
     if not names:
         return sources
     titles = {c.source: c.title for c in scored.candidates}
-    naming = {s for s in sources if any(n in f"{titles[s]} {body_of(s) or ''}".lower() for n in names)}
+    naming = {s for s in sources if names_in(f"{titles[s]} {body_of(s) or ''}", names)}
     return naming or sources
 
 
@@ -271,10 +280,10 @@ def _quote_order(scored: Scored) -> tuple[list[int], set[int]]:
     if name is None:
         return order, set()
     texts = [c.text for c in scored.candidates]
-    naming = [i for i in order if any(n in texts[i].lower() for n in scored.question.names)]
-    introducing = {i for i in naming if introduces(texts[i], name)}
+    naming = [i for i in order if names_in(texts[i], scored.question.names)]
     if not naming:
         return order, set()
+    introducing = {i for i in naming if introduces(texts[i], name)}
     return sorted(naming, key=lambda i: i not in introducing), introducing
 
 

@@ -7,6 +7,7 @@ any article, so they hold on any news archive.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
@@ -179,6 +180,13 @@ def question_names(question: str) -> set[str]:
         if name.lower() not in STOPWORDS:
             names.add(name.lower())
     return names
+
+
+def names_in(text: str, names: Collection[str]) -> set[str]:
+    """The names (lower case, from `question_names`) that `text` holds as whole words, a plural or
+    possessive included: "Rush" is not in "brush", "Osbourne" is in "The Osbournes"."""
+    lowered = text.lower()
+    return {n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?:s|es)?(?!\w)", lowered)}
 
 
 _NEWS_ON = re.compile(r"\b(?:latest|news|updates?)\s+(?:on|about|from|with|regarding)\b", re.IGNORECASE)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.questions import AnswerType, Question, offers_answer
+from rag.answering.questions import AnswerType, Question, names_in, offers_answer
 from rag.retrieval import Passage
 from rag.text import keyword_terms, sentence_spans, stem
 
@@ -148,6 +148,7 @@ def sentence_features(
     typed = kind is not AnswerType.OTHER
     numbers = set(_NUMBER.findall(question.text)) | set(_MONTH.findall(question.text))
     article_overlap = {s: overlap({stem(w) for w in keyword_terms(t)}) for s, t in article_texts.items()}
+    article_names = {s: _share(question.names, t) for s, t in article_texts.items()}
     rows = []
     for c in candidates:
         words = [stem(w) for w in keyword_terms(c.text)]
@@ -161,8 +162,8 @@ def sentence_features(
                 0.0,
                 sum(stem_idf.get(t, 0.0) for t in question.focus & present) / focus_total if question.focus else 0.0,
                 overlap({stem(w) for w in keyword_terms(c.previous)}),
-                _share(question.names, c.text.lower()),
-                _share(question.names, article_texts.get(c.source, "").lower()),
+                _share(question.names, c.text),
+                article_names.get(c.source, _share(question.names, "")),
                 article_overlap.get(c.source, 0.0),
                 sum(n in c.text for n in numbers) / len(numbers) if numbers else 0.0,
                 1.0 if offers else 0.0,
@@ -217,8 +218,11 @@ def _with_score(matrix: np.ndarray, columns: tuple[int, int], values: np.ndarray
 
 def _share(names: frozenset[str], text: str) -> float:
     """Share of the names found in `text` (1 when the question names nothing)."""
-    return sum(n in text for n in names) / len(names) if names else 1.0
+    return len(names_in(text, names)) / len(names) if names else 1.0
 
+
+DEFAULT_MIN_SCORE = 0.25
+"""Retrieval's refusal threshold of a selector fitted without off-topic questions to set it by."""
 
 QUESTION_FEATURES = (
     "best_probability",
@@ -289,9 +293,22 @@ class SelectorModel(Logistic):
     """The model that picks which sentences to embed and rerank, fitted on `stand_in` features (a
     model fitted with the sentences' own similarity and reranker scores ranks badly without them);
     without one, this model ranks them on the stand-ins."""
+    min_score: float = DEFAULT_MIN_SCORE
+    """Retrieval's refusal threshold on the best passage's similarity (`rag.refusal.is_covered`),
+    fitted with the model (`rag.answering.training.fit_min_score`)."""
+    min_score_words: int = 0
+    """The fewest words of a question the threshold was fitted on (see `retrieval_floor`)."""
+
+    def retrieval_floor(self, question: str) -> float:
+        """The threshold for this question: `min_score` for questions as long as those it was fitted
+        on, `DEFAULT_MIN_SCORE` for shorter ones. A bi-encoder's cosine falls with a question's
+        length, whatever it asks: "What has the outcry prompted?" scores 0.33 against the passage
+        that answers it, below the fitted 0.38 of questions of seven words or more."""
+        return self.min_score if len(question.split()) >= self.min_score_words else DEFAULT_MIN_SCORE
 
     def to_json(self) -> str:
         d: dict[str, Any] = {"features": list(self.features), **self.to_dict()}
+        d |= {"min_score": round(self.min_score, 4), "min_score_words": self.min_score_words}
         if self.first_pass_model is not None:
             d["first_pass"] = self.first_pass_model.to_dict()
         if self.answerability is not None:
@@ -311,7 +328,8 @@ class SelectorModel(Logistic):
             )
         answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
         first_pass = Logistic(*Logistic.parts(d["first_pass"])) if "first_pass" in d else None
-        return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass)
+        min_score = float(d.get("min_score", DEFAULT_MIN_SCORE)), int(d.get("min_score_words", 0))
+        return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass, *min_score)
 
 
 @cache

@@ -29,6 +29,7 @@ from rag.answering.extractive import (
 from rag.answering.reranker import Reranker, pair_text
 from rag.answering.reranker_training import RankingList
 from rag.answering.selection import (
+    DEFAULT_MIN_SCORE,
     FEATURES,
     FIRST_PASS_FEATURES,
     FITTED_FEATURES,
@@ -44,7 +45,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.evaluation import EvalItem, EvalReport, evaluate, with_copies
 from rag.refusal import is_covered
-from rag.retrieval import retrieve, with_whole_articles
+from rag.retrieval import Passage, retrieve, with_whole_articles
 from rag.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,17 @@ class Example:
     scored: Scored
     """Every candidate sentence, embedded (no prefilter), its reranker columns 0 until `with_rerank_scores`."""
     labels: np.ndarray
-    covered: bool
-    """Whether retrieval alone let the question through (`rag.refusal.is_covered`)."""
+    passages: tuple[Passage, ...]
+    """What retrieval found, to judge whether it lets the question through at a threshold."""
+
+    @property
+    def best_score(self) -> float:
+        """The best passage's similarity to the question (0 without passages)."""
+        return max((p.score for p in self.passages), default=0.0)
+
+    def covered(self, min_score: float) -> bool:
+        """Whether retrieval alone lets the question through at `min_score` (`rag.refusal.is_covered`)."""
+        return is_covered(self.item.question, self.passages, min_score)
 
     def ranking_list(self) -> RankingList:
         """The question's candidates as a reranker training list (answers: the labelled sentences)."""
@@ -96,8 +106,7 @@ def collect_examples(items: Sequence[EvalItem], settings: Settings, store: Store
         read = with_whole_articles(store, passages, vector, WHOLE_ARTICLES)
         scored = featurize(item.question, vector, read, embedder, body, store.records.document_frequencies)
         labels = np.array([_overlaps_support(item, c.source, c.start, c.end, body) for c in scored.candidates])
-        covered = is_covered(item.question, passages, settings.min_score)
-        examples.append(Example(item, scored, labels.astype(np.float64), covered))
+        examples.append(Example(item, scored, labels.astype(np.float64), tuple(passages)))
     return examples
 
 
@@ -161,16 +170,33 @@ def fit_selector(
     model fitted on that would refuse too much on new questions. Its threshold is set on its own
     held-out probabilities, for the same reason.
     """
-    weights = _fit_weights(examples, features)
+    min_score, words = fit_min_score(examples)
+    weights = replace(_fit_weights(examples, features), min_score=min_score, min_score_words=words)
     rows, answerable = [], []
     for held_out in folds([e.item for e in examples], 2):
         ids = {i.id for i in held_out}
         inner = _fit_weights([e for e in examples if e.item.id not in ids], features)
-        for e in (e for e in examples if e.item.id in ids and e.covered and e.scored.candidates):
+        held = (e for e in examples if e.item.id in ids and e.scored.candidates)
+        for e in (e for e in held if e.covered(weights.retrieval_floor(e.item.question))):
             rows.append(question_features(prefiltered(e, inner)))
             answerable.append(e.item.answerable)
     columns = [QUESTION_FEATURES.index(f) for f in answerability_features]
     return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable), columns=columns))
+
+
+def fit_min_score(examples: Sequence[Example]) -> tuple[float, int]:
+    """Retrieval's refusal threshold: midway between the best passage similarity of the most similar
+    off-topic question and that of the least similar answerable one (the widest margin between the
+    two), and the fewest words of a question it was fitted on; without both kinds of question,
+    `DEFAULT_MIN_SCORE` for all.
+
+    Near-topic questions do not set it: their passages are as similar as those of answerable ones,
+    and the answerability model judges them. Retrieval refuses what is off the archive's topics."""
+    off_topic = [e.best_score for e in examples if not e.item.answerable and e.item.near is False]
+    answerable = [e.best_score for e in examples if e.item.answerable]
+    if not off_topic or not answerable:
+        return DEFAULT_MIN_SCORE, 0
+    return (max(off_topic) + min(answerable)) / 2, min(len(e.item.question.split()) for e in examples)
 
 
 def fit_answerability(

@@ -164,3 +164,17 @@ def test_who_a_named_person_is_is_answered_from_the_article_naming_them(dev_inde
     assert result.citations[0].quote.startswith("Representative Jimmy Gomez")  # the sentence introducing him leads
     assert all("Gomez" in c.quote for c in result.citations)  # the lede about Krause says nothing of him
     assert answer("Who is Jimmy Smith?", settings=dev_index.settings).refused  # named in no article
+
+
+def test_the_fitted_retrieval_threshold_refuses_unless_rag_min_score_overrides_it(dev_index: DevIndex) -> None:
+    """Retrieval's refusal threshold comes with the selector; RAG_MIN_SCORE, when set, replaces it."""
+    from dataclasses import replace
+
+    from rag.answering.selection import shipped_model
+
+    question = "why did the tax commissioner step down"  # no names: similarity alone decides
+    assert not answer(question, settings=dev_index.settings).refused
+    strict = replace(shipped_model(), min_score=0.99)
+    assert answer(question, settings=dev_index.settings, selector=strict).refused
+    lenient = replace(dev_index.settings, min_score=0.1)
+    assert not answer(question, settings=lenient, selector=strict).refused

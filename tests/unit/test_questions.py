@@ -9,6 +9,7 @@ from rag.answering.questions import (
     asks_for_news,
     asks_who_or_what_is,
     introduces,
+    names_in,
     offers_answer,
     read_question,
 )
@@ -145,3 +146,16 @@ def test_the_name_a_who_or_what_is_question_asks_about() -> None:
     assert asked_name("Who is Jimmy Gomez?") == "Jimmy Gomez"
     assert asked_name("What is the Alien Enemies Act?") == "Alien Enemies Act"
     assert asked_name("Who is the president of Brazil?") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Ian Rush left Chester.", {"rush", "chester"}),
+        ("He brushed aside talk of Manchester.", set()),  # inside other words
+        ("The Osbournes ended; Chester's fans cheered.", {"osbourne", "chester"}),  # plural, possessive
+        ("IAN RUSH", {"rush"}),
+    ],
+)
+def test_names_in_finds_whole_words_only(text: str, found: set[str]) -> None:
+    assert names_in(text, {"rush", "chester", "osbourne"}) == found

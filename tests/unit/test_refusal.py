@@ -32,6 +32,7 @@ def passage(text: str, score: float) -> Passage:
         ("When will the Harlow ferry terminal open?", 0.32, False),  # related article, unknown name
         ("When will the Harlow ferry terminal open?", 0.55, True),  # very similar: trust it
         ("When will the Port Ellery ferry open?", 0.32, True),  # the name is in the passage
+        ("When will the Ell ferry open?", 0.32, False),  # "Ell" is not a name of "Ellery"
         ("when will the ferry open", 0.32, True),  # no names: similarity decides
         # under the threshold, a short question is covered only by a passage naming all it names
         ("Who is Port Ellery's commissioner?", 0.1, True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from rag.answering.extractive import EMBEDDED, Scored, first_pass
 from rag.answering.questions import read_question
 from rag.answering.selection import (
+    DEFAULT_MIN_SCORE,
     FEATURES,
     QUESTION_FEATURES,
     AnswerabilityModel,
@@ -21,7 +23,14 @@ from rag.answering.selection import (
     with_dense,
     with_rerank,
 )
-from rag.answering.training import Example, _fit_weights, _logistic, calibrate_threshold, fit_answerability
+from rag.answering.training import (
+    Example,
+    _fit_weights,
+    _logistic,
+    calibrate_threshold,
+    fit_answerability,
+    fit_min_score,
+)
 from rag.evaluation import EvalItem
 from rag.records import ChunkRecord
 from rag.retrieval import Passage
@@ -163,6 +172,36 @@ def test_model_round_trips_through_json() -> None:
     assert again.answerability is not None and again.answerability.threshold == 0.4
     row = rng.normal(size=(4, m))
     assert np.allclose(again.answerability.probabilities(row), answerability.probabilities(row))
+    again = SelectorModel.from_json(replace(plain, min_score=0.41, min_score_words=7).to_json())
+    assert (again.min_score, again.min_score_words) == (0.41, 7)
+    older = json.loads(plain.to_json())
+    del older["min_score"]  # a model file from before the threshold was fitted
+    assert SelectorModel.from_json(json.dumps(older)).min_score == DEFAULT_MIN_SCORE
+
+
+def retrieved(question_id: str, best: float, answerable: bool, near: bool | None = None) -> Example:
+    """A question whose best passage has similarity `best` (what `fit_min_score` reads)."""
+    chunk = ChunkRecord("c", "a.md", "Title", 0, 4, "Text", None, None, None)
+    passages = (Passage(chunk, best, np.zeros(3)), Passage(chunk, best - 0.1, np.zeros(3)))
+    item = EvalItem(question_id, "What happened?", answerable, [], "", near=near)
+    scored = Scored(read_question(item.question), [], np.zeros((0, 384)), np.zeros((0, len(FEATURES))), np.zeros(0))
+    return Example(item, scored, np.zeros(0), passages)
+
+
+def test_retrieval_threshold_is_fitted_midway_between_off_topic_and_answerable_questions() -> None:
+    examples = [
+        retrieved("a1", 0.62, True),
+        retrieved("a2", 0.46, True),  # the least similar answerable question
+        retrieved("n1", 0.41, False, near=True),  # near-topic: the answerability model's to judge
+        retrieved("o1", 0.31, False, near=False),  # the most similar off-topic question
+        retrieved("o2", 0.12, False, near=False),
+    ]
+    min_score, words = fit_min_score(examples)
+    assert (min_score, words) == (pytest.approx((0.31 + 0.46) / 2), 2)
+    assert fit_min_score(examples[:3]) == (DEFAULT_MIN_SCORE, 0)  # no off-topic question to set it by
+    model = SelectorModel(np.zeros(1), np.ones(1), np.zeros(1), 0.0, min_score=0.4, min_score_words=5)
+    assert model.retrieval_floor("Why did the ferry operator cut its timetable?") == 0.4
+    assert model.retrieval_floor("What has it prompted?") == DEFAULT_MIN_SCORE  # shorter than any it was fitted on
 
 
 def test_first_pass_model_round_trips_and_picks_the_shortlist() -> None:
@@ -237,7 +276,7 @@ def test_the_fitted_first_pass_ignores_what_is_unknown_before_embedding() -> Non
         matrix[:, FEATURES.index("rerank")] = 3 * labels + rng.normal(scale=0.1, size=10)  # the reranker knows
         matrix[:, FEATURES.index("position")] = -labels + rng.normal(scale=0.5, size=10)
         scored = Scored(read_question(QUESTION), [], np.zeros((10, 4)), matrix, np.zeros(10))
-        examples.append(Example(EvalItem(f"q{n}", QUESTION, True, [], ""), scored, labels, True))
+        examples.append(Example(EvalItem(f"q{n}", QUESTION, True, [], ""), scored, labels, ()))
     model = _fit_weights(examples, [f for f in FEATURES if f != "lede"])
     assert model.first_pass_model is not None
     unknown = [FEATURES.index(f) for f in ("dense", "dense_gap", "rerank", "rerank_gap")]
