@@ -168,7 +168,9 @@ def fit_selector(
     The answerability model learns from out-of-fold rows (each half scored by a selector fitted
     on the other half only): a selector is surer of the questions it was fitted on, and a refusal
     model fitted on that would refuse too much on new questions. Its threshold is set on its own
-    held-out probabilities, for the same reason.
+    held-out probabilities, for the same reason. Its rows are the questions that pass retrieval's
+    lowest floor, `DEFAULT_MIN_SCORE`, that of short questions: it judges those too, and without
+    the off-topic rows between that floor and the fitted one it weighs the year check half as much.
     """
     min_score, words = fit_min_score(examples)
     weights = replace(_fit_weights(examples, features), min_score=min_score, min_score_words=words)
@@ -177,7 +179,7 @@ def fit_selector(
         ids = {i.id for i in held_out}
         inner = _fit_weights([e for e in examples if e.item.id not in ids], features)
         held = (e for e in examples if e.item.id in ids and e.scored.candidates)
-        for e in (e for e in held if e.covered(weights.retrieval_floor(e.item.question))):
+        for e in (e for e in held if e.covered(DEFAULT_MIN_SCORE)):
             rows.append(question_features(prefiltered(e, inner)))
             answerable.append(e.item.answerable)
     columns = [QUESTION_FEATURES.index(f) for f in answerability_features]

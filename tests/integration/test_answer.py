@@ -3,6 +3,7 @@
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from ingest.indexer import ingest
@@ -132,9 +133,24 @@ def test_new_article_is_answerable_after_ingest(settings: Settings, write_articl
     assert "June 2027" in result.text
 
 
-def test_a_year_the_articles_do_not_report_is_refused(settings: Settings, write_article) -> None:
-    """A question about "the 2005 final" is not answered from an article about another year's; an
-    article dated that year by its publication date answers it even if its text never names the year."""
+def test_a_year_the_articles_do_not_report_weighs_against_answering(
+    settings: Settings, write_article, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question about "the 2003 final" over an article about the 2004 final fails the year check,
+    and the answerability model trusts it less; an article dated that year by its publication date
+    passes the check even if its text never names the year. The check is a feature the model weighs
+    (as a hard rule it cost two answerable training questions for one trap), not a refusal by itself."""
+    import rag.api
+    from rag.answering.extractive import answers_question, question_features
+    from rag.answering.selection import QUESTION_FEATURES, shipped_model
+
+    rows: dict[str, np.ndarray] = {}
+
+    def recording(model, scored):  # the answerability row of each question answer() judges
+        rows[scored.question.text] = question_features(scored)
+        return answers_question(model, scored)
+
+    monkeypatch.setattr(rag.api, "answers_question", recording)
     write_article(
         "final.md",
         "Rovers won the 2004 cup final, beating City 2-1 at Harlow. The 2005 final will be played in May.",
@@ -148,13 +164,29 @@ def test_a_year_the_articles_do_not_report_is_refused(settings: Settings, write_
     )
     ingest(settings)
     assert not answer("Which club won the 2004 cup final?", settings=settings).refused
-    assert answer("Which club won the 2003 cup final?", settings=settings).refused
+    answer("Which club won the 2003 cup final?", settings=settings)
     regatta = answer("Which club won the 2025 spring regatta?", settings=settings)
     assert not regatta.refused
     assert regatta.citations[0].source == "regatta.md"
+    dated_regatta = rows["Which club won the 2025 spring regatta?"]
     write_article("regatta.md", "Harlow Rowing Club won the spring regatta on the river, its first win since 1998.")
     ingest(settings)  # the same article without its date: it names 1998 only
-    assert answer("Which club won the 2025 spring regatta?", settings=settings).refused
+    answer("Which club won the 2025 spring regatta?", settings=settings)
+    undated_regatta = rows["Which club won the 2025 spring regatta?"]
+
+    dated = QUESTION_FEATURES.index("dated_article")
+    model = shipped_model().answerability
+    assert model is not None and model.weights[dated] > 0
+    assert rows["Which club won the 2004 cup final?"][dated] == 1.0
+    assert rows["Which club won the 2003 cup final?"][dated] == 0.0
+    assert (dated_regatta[dated], undated_regatta[dated]) == (1.0, 0.0)
+
+    def probability(row: np.ndarray) -> float:
+        return float(model.probabilities(row[None, :])[0])
+
+    assert probability(undated_regatta) < probability(dated_regatta)
+    failed = rows["Which club won the 2003 cup final?"]
+    assert probability(failed) < probability(np.where(np.arange(len(failed)) == dated, 1.0, failed))
 
 
 def test_who_a_named_person_is_is_answered_from_the_article_naming_them(dev_index: DevIndex) -> None:
