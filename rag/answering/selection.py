@@ -328,8 +328,8 @@ class SelectorModel(Logistic):
             )
         answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
         first_pass = Logistic(*Logistic.parts(d["first_pass"])) if "first_pass" in d else None
-        min_score = float(d.get("min_score", DEFAULT_MIN_SCORE)), int(d.get("min_score_words", 0))
-        return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass, *min_score)
+        floor = float(d.get("min_score", DEFAULT_MIN_SCORE)), int(d.get("min_score_words", 0))
+        return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass, *floor)
 
 
 @cache
