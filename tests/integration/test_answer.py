@@ -185,8 +185,8 @@ def test_a_year_the_articles_do_not_report_weighs_against_answering(
         return float(model.probabilities(row[None, :])[0])
 
     assert probability(undated_regatta) < probability(dated_regatta)
-    failed = rows["Which club won the 2003 cup final?"]
-    assert probability(failed) < probability(np.where(np.arange(len(failed)) == dated, 1.0, failed))
+    unreported, reported = rows["Which club won the 2003 cup final?"], rows["Which club won the 2004 cup final?"]
+    assert probability(unreported) < probability(reported)
 
 
 def test_who_a_named_person_is_is_answered_from_the_article_naming_them(dev_index: DevIndex) -> None:
