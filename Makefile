@@ -1,11 +1,12 @@
-# The two commands of the README: `make run` (index corpus/ and open the chat) and `make test`.
+# The two commands of the README: `make run` (index corpus/ and open the chat) and `make test`;
+# `make docs` builds the documentation site into build/site/.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first, pinned: 2.13.0 is the CPU build on these machines (a plain `torch` pulls a CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test bench setup setup-test clean
+.PHONY: run test bench docs setup setup-test clean
 
 run: $(VENV)/.installed
 	$(BIN)/rag ingest
@@ -36,8 +37,16 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir 'llama-cpp-python[server]>=0.3'
-	$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BIN)/pip install --quiet -e '.[dev,local,docs]'
 	touch $@
+
+$(VENV)/.installed-docs: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $@
+
+# Strict: a broken link, a missing page or an unresolved reference fails the build.
+docs: $(VENV)/.installed-docs
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
 	$(BIN)/pip install --quiet -e '.[bench]'

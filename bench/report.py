@@ -11,6 +11,9 @@ from typing import Any
 
 from bench.common import BENCH_DIR, RESULTS_DIR, read_result
 
+HAND_WRITTEN = "<!-- Written by hand from here on: python -m bench.report keeps this part as it is. -->"
+"""The line after which RESULTS.md is history written by hand, which a new report keeps."""
+
 
 def load(name: str) -> dict[str, Any] | None:
     return read_result(name) or None
@@ -401,6 +404,13 @@ def plot_backends(ax: Any, speed: dict[str, Any]) -> None:
     ax.legend(fontsize=8, ncols=3, loc="upper center")
 
 
+def kept_history(path: Path) -> list[str]:
+    """The hand-written part of an existing RESULTS.md, from its marker line on (none if absent)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start = text.find(HAND_WRITTEN)
+    return [] if start < 0 else ["", *text[start:].rstrip("\n").split("\n")]
+
+
 def main() -> None:
     rows = bar_rows()
     has_plot = plot(BENCH_DIR / "results.png")
@@ -409,7 +419,8 @@ def main() -> None:
         "",
         "Produced by `python -m bench.report` from `bench/results/*.json` (each benchmark's command is in its",
         "JSON file's name: `python -m bench.<name>`; `make bench` runs them all). One run on a 2-core",
-        "machine: ratios measured within one run count, absolute times are context.",
+        "machine: ratios measured within one run count, absolute times are context. How the figures",
+        "came about, earlier runs, and the ideas tried and left: [Measurement history](#measurement-history).",
         "",
     ]
     if has_plot:
@@ -442,6 +453,7 @@ def main() -> None:
         data = load(extra)
         if data:
             lines += ["", f"## {extra}", "", "```json", json.dumps(data, indent=2), "```"]
+    lines += kept_history(BENCH_DIR / "RESULTS.md")
     (BENCH_DIR / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[:20]))
 
