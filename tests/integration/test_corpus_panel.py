@@ -16,6 +16,7 @@ from rag.config import Settings
 from rag.errors import CorpusPathError
 from rag.store import open_store
 from tests.conftest import SEED_ARTICLE, new_settings
+from tests.screenshots import save_screenshots
 from tests.servers import free_port
 from ui.app import DEFAULT_EXAMPLES, examples_for
 from ui.corpus import PAGE_SIZE, page_of
@@ -112,7 +113,7 @@ def test_the_panel_with_thousands_of_articles_opens_small_with_its_actions_first
     panel_top = page.locator("#corpus").bounding_box()["y"]  # type: ignore[index]
     upload = page.locator("#upload").bounding_box()
     assert upload is not None and upload["y"] + upload["height"] - panel_top < 950  # within the panel's first screen
-    page.screenshot(path=str(_artifacts() / "corpus-panel.png"), full_page=True)
+    save_screenshots(page, "corpus-panel.png", "corpus-panel.png", element="#corpus")  # the docs show it
 
     page.fill("#corpus-search textarea, #corpus-search input", "Glazer")
     page.press("#corpus-search textarea, #corpus-search input", "Enter")
@@ -129,11 +130,3 @@ def test_the_panel_with_thousands_of_articles_opens_small_with_its_actions_first
     page.wait_for_function("document.querySelector('#article-view').innerText.includes('Glazer')", timeout=30_000)
     assert "1 chunks" in page.inner_text("#article-view")
     page.close()
-
-
-def _artifacts() -> Path:
-    from tests.conftest import REPO
-
-    path = REPO / "test-artifacts"
-    path.mkdir(exist_ok=True)
-    return path

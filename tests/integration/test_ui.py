@@ -13,10 +13,9 @@ import pytest
 
 from ingest.indexer import ingest
 from rag.config import Settings
-from tests.conftest import REPO, SEED_ARTICLE, new_settings
+from tests.conftest import SEED_ARTICLE, new_settings
+from tests.screenshots import save_screenshots
 from tests.servers import free_port
-
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @dataclass
@@ -166,8 +165,7 @@ def test_browser_question_shows_cited_answer_and_highlighted_source(served: Serv
     titles = [cards.nth(i).locator(".source-head b").inner_text() for i in range(cards.count())]
     assert len(titles) == len(set(titles))
     assert page.locator("#sources mark").count() == len(numbers)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+    save_screenshots(page, "chat-answer.png", "chat.png")  # the docs show it: docs/images/chat.png
     page.close()
 
 
