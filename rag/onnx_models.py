@@ -6,6 +6,21 @@ quantized to int8 per channel. The result is cached under RAG_MODEL_CACHE (defau
 `~/.cache/newsrag`), named after a fingerprint of the weights and the recipe, so a new model or
 recipe exports afresh and a cached file is never stale. Processes that start together export once
 (a file lock) and never see a half-written file (written aside, then renamed).
+
+The export is deterministic, its results are not the same on every CPU. Exporting twice here gives
+byte-identical files (raw, fused and int8, embedder and reranker alike), whatever the hash seed:
+the export traces fixed inputs, the fusion rewrites the graph, and the quantizer's scales and
+rounding are exact float operations. Running that file is another matter: ONNX Runtime picks its
+int8 kernels by CPU feature. Without VNNI (AVX2 only, as the AMD EPYC machines here), it multiplies
+u8 activations by s8 weights with VPMADDUBSW, which saturates each pair of products at 16 bits
+(255 x 127 x 2 > 32767); with AVX512-VNNI, AVX-VNNI or AMX (some Intel machines of the same kind)
+the products are exact. On this AVX2 machine a MatMulInteger of a layer's weights and random u8
+activations is off in 22% of its outputs; the reranker's logits move by 0.25 on average (1.6 at
+most) between this machine and the same file with its integer products done exactly, about as
+much as int8 moves them from PyTorch, so the parity tests compare rankings with a margin
+(tests/integration/test_embed_backends.py). Quantizing with 7-bit weights (`reduce_range`) would
+make the products exact on every x86 CPU and, measured here, ranks as close to PyTorch; the float
+kernels around them would still differ a little by CPU. RECIPE names the export, not the CPU.
 """
 
 from __future__ import annotations
