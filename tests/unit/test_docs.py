@@ -203,7 +203,8 @@ def test_rag_help_lists_the_commands_the_page_documents() -> None:
 def test_layout_tables_name_paths_that_exist(page: str) -> None:
     text = (REPO / page).read_text(encoding="utf-8")
     table = text[text.index("## Layout") :]
-    paths = [p for line in table.splitlines() if line.startswith("| `") for p in re.findall(r"`([^`]+)`", line.split("|")[1])]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    paths = [p for cell in first_cells for p in re.findall(r"`([^`]+)`", cell)]
     assert len(paths) >= 15
     missing = [p for p in paths if not (REPO / p).exists()]
     assert missing == [], f"{page} names paths that do not exist: {missing}"
