@@ -46,7 +46,7 @@ $(VENV)/.installed-docs: $(VENV)/.installed pyproject.toml
 
 # Strict: a broken link, a missing page or an unresolved reference fails the build.
 docs: $(VENV)/.installed-docs
-	$(BIN)/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
 	$(BIN)/pip install --quiet -e '.[bench]'
