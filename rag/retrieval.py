@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,16 +11,21 @@ from typing import Any
 
 import numpy as np
 
+from rag.answering.questions import question_names
 from rag.dates import Period
 from rag.filters import Filters, period_where
 from rag.records import ChunkRecord
 from rag.store import Store
+from rag.text import keyword_terms
 
 RRF_K = 60
 """The usual reciprocal-rank-fusion constant: damps the weight of the very first ranks."""
 MMR_LAMBDA = 0.7
 """Weight of relevance against novelty when picking passages."""
 CANDIDATES_PER_SIDE = 24
+NAME_RANKING_WEIGHT = 2
+"""How many rankings the passages naming a rare name of the question count for in the fusion: they
+then lead any passage that only one of the dense and keyword searches ranks first."""
 
 _keyword_searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword-search")
 """The keyword search waits on its database while Chroma searches the vectors: both run at once."""
@@ -86,6 +92,8 @@ def retrieve(
     where = filters.where(store.records.article_dates().outlet_names()) if filters else None
     # The keyword index knows no dates: it over-fetches, and what the filters reject is dropped below.
     keyword = _keyword_searches.submit(store.records.keyword_search, query, fetch * (4 if filters else 1))
+    rare = rare_names(query, store.records.document_frequencies, fetch)
+    naming = _keyword_searches.submit(store.records.keyword_search, " ".join(rare), fetch * 4) if rare else None
     if callable(query_vector):
         query_vector = query_vector()
     dense = store.dense_search(query_vector, fetch, where)
@@ -97,6 +105,8 @@ def retrieve(
         rankings.append([i for i, _ in named])
         vectors.update(named)
     rankings.append(keyword.result())
+    if naming is not None:
+        rankings += [_naming(store, naming.result(), as_written(query, rare), fetch)] * NAME_RANKING_WEIGHT
     fused = _reciprocal_rank_fusion(rankings)
     vectors.update(store.vectors_of([i for i in fused if i not in vectors]))
     records = store.records.chunks_by_id(list(fused))
@@ -115,6 +125,43 @@ def retrieve(
     fused_scores = np.array([fused[i] for i in candidates])
     order = _mmr(matrix, fused_scores / fused_scores.max(), k)
     return [Passage(records[candidates[j]], float(similarity[j]), matrix[j]) for j in order]
+
+
+def rare_names(
+    query: str, document_frequencies: Callable[[list[str]], tuple[dict[str, int], int]], limit: int
+) -> list[str]:
+    """The words of the query's names that at most `limit` chunks hold, and at least one does.
+
+    A question naming someone few articles mention ("Why did Krause resign?") must find the passages
+    naming them; in a large archive its common words ("resign") match hundreds of other stories,
+    whose passages fill both searches' candidates before the few that name her. A name that many
+    chunks hold is as common as any other word, and the usual searches rank it well enough.
+    """
+    words = list(dict.fromkeys(w for name in question_names(query) for w in keyword_terms(name)))
+    if not words:
+        return []
+    counts, _ = document_frequencies(words)
+    return [w for w in words if 0 < counts.get(w, 0) <= limit]
+
+
+def as_written(query: str, words: list[str]) -> list[str]:
+    """The words as the query spells them ("ICE" for "ice")."""
+    out = []
+    for word in words:
+        found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", query, re.IGNORECASE)
+        out.append(found.group() if found else word)
+    return out
+
+
+def _naming(store: Store, ranked: list[str], names: list[str], limit: int) -> list[str]:
+    """The first `limit` of the ranked chunks that hold one of the names as a name, spelt as the
+    question spells it: "ICE" (the agency) is not the "ice" of an ice rink."""
+    records = store.records.chunks_by_id(ranked)
+    patterns = [re.compile(rf"(?<!\w){re.escape(n)}(?!\w)") for n in names]
+    holding = [
+        i for i in ranked if i in records and any(p.search(f"{records[i].title} {records[i].text}") for p in patterns)
+    ]
+    return holding[:limit]
 
 
 def _and(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
