@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 EMPTY_QUESTION = "Please type a question about the news articles."
 NOT_COVERED = "The indexed articles do not cover this question."
+NOT_ANSWERED = "The indexed articles do not answer this question."
+REPORTED_QUOTES = 2
+"""Sentences a refusal quotes of what the articles do say about the story (the two most probable)."""
 _FOLLOW_UP_WORDS = frozenset(
     ["it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "this", "that", "these", "those", "there"]
 )
@@ -210,7 +213,10 @@ def answer_stream(
     passages = rerank_passages(read, scored)[:k]
     shown = [_source_passage(p, store.records) for p in passages]
     if not answers:
-        yield Answer(question=question, text=NOT_COVERED, refused=True, passages=shown, notes=notes)
+        extract = extract_answer(scored, asked, embedder, body_of, quotes=REPORTED_QUOTES)
+        text = not_said(extract.text)
+        citations = located(extract.citations, store.records)
+        yield Answer(question=question, text=text, citations=citations, refused=True, passages=shown, notes=notes)
         return
 
     def extractive(extra_notes: list[str]) -> Iterator[str | Answer]:
@@ -261,6 +267,12 @@ def answer_stream(
         backend=spec.label,
         notes=notes + checked.notes,
     )
+
+
+def not_said(reported: str) -> str:
+    """The refusal of a question about a story the articles cover but whose asked fact they do not
+    state: it says so, then what they do report (`reported`, with its `[n]` markers)."""
+    return f"{NOT_ANSWERED} What they report: {reported}" if reported else NOT_COVERED
 
 
 def located(citations: list[Citation], records: Records) -> list[Citation]:

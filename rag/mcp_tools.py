@@ -48,8 +48,10 @@ def news_tools(settings: Settings) -> FastMCP:
 
         Returns the answer text, in which [n] refers to citations[n-1]; each citation has the quoted
         sentence, the article's file (source), title and the quote's character offsets. When the
-        articles do not cover the question, `refused` is true and the text says so: do not guess an
-        answer then. `passages` are the retrieved passages the answer drew on.
+        articles do not answer the question, `refused` is true and the text says so: do not guess an
+        answer then. Such a refusal may still quote, with citations, what the articles report on the
+        story; those quotes do not answer the question. `passages` are the retrieved passages the
+        answer drew on.
         """
         result = await anyio.to_thread.run_sync(lambda: answer(question, settings=settings))
         return result.to_dict()

@@ -77,6 +77,8 @@ CSS = """
 .source-copies { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 6px; }
 .sources-empty { color: var(--body-text-color-subdued); font-style: italic; padding: 8px; }
 #chat sup { color: #2563eb; font-weight: 600; }
+#chat .not-answered { display: inline-block; border-radius: 6px; background: #b45309; color: white;
+  font-size: 0.8em; font-weight: 600; padding: 1px 8px; }
 .corpus-table { width: 100%; font-size: 0.9em; }
 #footer { text-align: center; font-size: 0.85em; color: var(--body-text-color-subdued); }
 """

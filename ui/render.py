@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ingest.feeds import FeedState
 
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
+NOT_ANSWERED_LABEL = "Not answered"
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
 
 
@@ -30,6 +31,10 @@ def answer_markdown(text: str, refused: bool = False, notes: Sequence[str] = ())
     body = body.replace(UNSUPPORTED_TAG, f"<small><i>{UNSUPPORTED_TAG}</i></small>")
     if refused:
         body = f"*{body}*"  # no glyph: an emoji font is not everywhere
+        if _MARKER.search(escape_markdown(text)):
+            # A refusal that quotes what the articles say on the story: labelled, so that its
+            # quotes are never read as the answer.
+            body = f'<span class="not-answered">{NOT_ANSWERED_LABEL}</span>\n\n{body}'
     for note in notes:
         body += f"\n\n<small>Note: {escape_markdown(note)}</small>"
     return body
@@ -146,13 +151,13 @@ def article_html(article: Article, copies: Sequence[str], chunks: Sequence[tuple
     if copies:
         rows += f"<tr><th>Near-copies</th><td>{html.escape(', '.join(copies))}</td></tr>"
     items = "".join(
-        f"<li><span class=\"chunk-span\">{start}-{end}</span> {html.escape(text[:200])}"
+        f'<li><span class="chunk-span">{start}-{end}</span> {html.escape(text[:200])}'
         f"{'...' if len(text) > 200 else ''}</li>"
         for start, end, text in chunks
     )
     return (
         f'<div class="article-view"><h4>{html.escape(article.title)}</h4><table>{rows}</table>'
-        f"<p>{len(chunks)} chunks:</p><ol class=\"chunk-list\">{items}</ol></div>"
+        f'<p>{len(chunks)} chunks:</p><ol class="chunk-list">{items}</ol></div>'
     )
 
 

@@ -287,9 +287,16 @@ def _quote_order(scored: Scored) -> tuple[list[int], set[int]]:
     return sorted(naming, key=lambda i: i not in introducing), introducing
 
 
-def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder, body_of: BodyLookup) -> Extract:
-    """Quote the 1-4 most probable sentences (with the sentence that carries one on, and the context
-    of a pronoun), with `[n]` markers and citations."""
+def extract_answer(
+    scored: Scored,
+    query_vector: np.ndarray,
+    embedder: Embedder,
+    body_of: BodyLookup,
+    *,
+    quotes: int = MAX_SENTENCES,
+) -> Extract:
+    """Quote the 1-`quotes` most probable sentences (with the sentence that carries one on, and the
+    context of a pronoun), with `[n]` markers and citations."""
     if not scored.candidates:
         return Extract("", [], scored)
     vectors, sentences = scored.vectors, scored.candidates
@@ -297,7 +304,7 @@ def extract_answer(scored: Scored, query_vector: np.ndarray, embedder: Embedder,
     chosen: list[int] = []
     order, introducing = _quote_order(scored)
     for i in order:
-        if len(chosen) == MAX_SENTENCES:
+        if len(chosen) == quotes:
             break
         if sentences[i].source not in quotable:
             continue

@@ -1,7 +1,7 @@
 from rag.api import split_after_markers
 from rag.models import Answer, Citation, SourcePassage
 from rag.records import ArticleSummary
-from ui.render import answer_markdown, corpus_html, escape_markdown, sources_html
+from ui.render import NOT_ANSWERED_LABEL, answer_markdown, corpus_html, escape_markdown, sources_html
 
 EVIL = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
 
@@ -20,6 +20,16 @@ def test_refusal_looks_different_and_notes_are_shown() -> None:
     assert "Note: question truncated" in md
     # Nothing that needs an emoji or symbol font (it would show as an empty box without one).
     assert all(ord(ch) < 0x2000 for ch in md)
+
+
+def test_a_refusal_that_quotes_the_story_is_labelled_not_answered() -> None:
+    text = "The indexed articles do not answer this question. What they report: She resigned. [1]"
+    md = answer_markdown(text, refused=True)
+    assert md.startswith(f'<span class="not-answered">{NOT_ANSWERED_LABEL}</span>')
+    assert "<sup>[1]</sup>" in md
+    answered = answer_markdown("She resigned. [1]")
+    assert NOT_ANSWERED_LABEL not in answered  # an answer is never labelled so
+    assert NOT_ANSWERED_LABEL not in answer_markdown("Not covered.", refused=True)  # nothing quoted
 
 
 def test_answer_pieces_split_after_markers() -> None:
