@@ -12,7 +12,7 @@
 `--write-model` writes the fitted selector to rag/answering/selector.json.
 `--local-llm` instead answers the BBC dev set once with the `local` answerer (SmolLM2-135M).
 
-Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation] [--local-llm]
+Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation] [--no-train-cv] [--local-llm]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from bench.common import (
     REPO,
     archive_index,
     build_index,
-    cached_examples,
     dev_corpus,
     latencies_ms,
     write_result,
@@ -49,11 +48,11 @@ QUESTION_ABLATIONS = {
 """Features of the answerability model left out in turn: each hand rule must earn its place."""
 
 
-def main(shared: Path, write_model: bool, ablation: bool) -> None:
-    from bench.train_reranker import load_fold_rerankers
+def main(shared: Path, write_model: bool, ablation: bool, train_cv_answers: bool = True) -> None:
+    from bench.train_reranker import fold_scored_examples, load_fold_rerankers
     from rag.answering.reranker import get_reranker
     from rag.answering.selection import FEATURES, FITTED_FEATURES, MODEL_FILE, QUESTION_FEATURES
-    from rag.answering.training import cross_validate, fit_selector, top_n_rate, with_rerank_scores
+    from rag.answering.training import cross_validate, fit_selector, top_n_rate
     from rag.api import answer
     from rag.embeddings import get_embedder
     from rag.evaluation import evaluate, load_eval_set
@@ -63,7 +62,7 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     train_file = shared / "eval" / "bbc_train.jsonl"
     train_items = load_eval_set(train_file)
     fold_rerankers = load_fold_rerankers()
-    train_examples = with_rerank_scores(cached_examples(train_file, settings, store), fold_rerankers)
+    train_examples = fold_scored_examples(train_file, settings, store)
     fitted = fit_selector(train_examples)
     if write_model:
         MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
@@ -84,7 +83,7 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
     def ask_dev(q: str):
         return answer(q, settings=settings, store=store, embedder=embedder, selector=fitted, reranker=get_reranker())
 
-    train_cv = cv()
+    train_cv = cv() if train_cv_answers else {"_items": []}
     dev_items = load_eval_set(shared / "eval" / "bbc_dev.jsonl")
     dev = evaluate(dev_items, ask_dev, store.records)
 
@@ -97,11 +96,17 @@ def main(shared: Path, write_model: bool, ablation: bool) -> None:
         lambda q: answer(q, settings=seed_settings, store=seed_store, selector=fitted),
         seed_store.records,
     )
+    seed_over_archive = evaluate(
+        load_eval_set(shared / "eval" / "dev_set.jsonl"),
+        lambda q: answer(q, settings=settings, store=store, embedder=embedder, selector=fitted),
+        store.records,
+    )
     answerable = [e for e in train_examples if e.item.answerable]
     result: dict[str, Any] = {
         "bbc_train_cross_validated_2_fold": _public(train_cv),
         "bbc_dev_test": dev.overall(),
         "seed_dev": seed.overall(),
+        "seed_dev_over_seed_and_archive": seed_over_archive.overall(),
         "train_answer_sentence_among_candidates": round(sum(e.labels.any() for e in answerable) / len(answerable), 4),
         "train_answer_sentence_in_top3_fitted": round(top_n_rate(train_examples, fitted), 4),
         "answer_latency_bbc_dev": latencies_ms(ask_dev, [i.question for i in dev_items]),
@@ -162,9 +167,10 @@ if __name__ == "__main__":
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--write-model", action="store_true", help="refit rag/answering/selector.json")
     parser.add_argument("--no-ablation", action="store_true", help="skip the feature ablation")
+    parser.add_argument("--no-train-cv", action="store_true", help="skip answering bbc_train by cross-validation")
     parser.add_argument("--local-llm", action="store_true", help="answer the BBC set with the local LLM instead")
     args = parser.parse_args()
     if args.local_llm:
         local_llm(args.shared)
     else:
-        main(args.shared, args.write_model, not args.no_ablation)
+        main(args.shared, args.write_model, not args.no_ablation and not args.no_train_cv, not args.no_train_cv)

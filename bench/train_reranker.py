@@ -8,7 +8,7 @@ the scores of unseen questions and cross-validates honestly. Seeds are fixed.
 Reported: for held-out questions whose answer is among the candidates, how often the reranker (and,
 beside it, the embedder's similarity alone) ranks an answer sentence first and among the first three.
 
-Usage: python -m bench.train_reranker [--shared ../shared] [--epochs 2] [--no-final]
+Usage: python -m bench.train_reranker [--shared ../shared] [--epochs N] [--no-final | --final-only | --fold N]
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 from bench.common import DATA_DIR, REPO, archive_index, cached_examples, write_result
+from rag.answering.reranker_training import EPOCHS
+from rag.answering.training import folds
 
 FOLDS_DIR = DATA_DIR / "reranker"
 
@@ -39,6 +41,45 @@ def load_fold_rerankers(k: int = 2):
     return [Reranker(weights_dir=fold_dir(n), backend=backend) for n in range(k)]
 
 
+def fold_scored_examples(eval_file: Path, settings, store, only_fold: int | None = None) -> list:
+    """The eval set's examples (`cached_examples`) with each question's candidates scored by the fold
+    reranker that did not see it (as `with_rerank_scores` does), each fold's scores cached under
+    bench/data until the examples or that fold reranker's weights change (scoring every candidate
+    takes minutes). With `only_fold`, that fold's questions only."""
+    import hashlib
+    import pickle
+
+    from rag.answering.training import with_rerank_scores
+
+    examples = cached_examples(eval_file, settings, store)
+    halves = folds([e.item for e in examples], 2)
+    out: dict[str, object] = {}
+    for n, half in enumerate(halves):
+        if only_fold is not None and n != only_fold:
+            continue
+        ids = {i.id for i in half}
+        mine = [e for e in examples if e.item.id in ids]
+        key = hashlib.sha256(pickle.dumps(sorted(ids)))
+        key.update(str(sum(len(e.scored.candidates) for e in mine)).encode())
+        key.update((fold_dir(n) / "weights.safetensors").read_bytes())
+        path = DATA_DIR / f"fold-scored-{eval_file.stem}-{n}-{key.hexdigest()[:12]}.pkl"
+        if path.is_file():
+            scored = pickle.loads(path.read_bytes())
+        else:
+            # Every example of this fold is scored by fold n's reranker (the others' slots are unused).
+            scored = with_rerank_scores(mine, [_fold_reranker(n)] * 2)
+            path.write_bytes(pickle.dumps(scored))
+        out.update({e.item.id: e for e in scored})
+    return [out[e.item.id] for e in examples if e.item.id in out]
+
+
+def _fold_reranker(n: int):
+    from rag.answering.reranker import Reranker
+    from rag.config import Settings
+
+    return Reranker(weights_dir=fold_dir(n), backend=Settings.from_env().embed_backend)
+
+
 def _rank_rates(ranks: list[int]) -> dict[str, float]:
     return {
         "first": round(sum(r == 0 for r in ranks) / len(ranks), 4),
@@ -47,17 +88,33 @@ def _rank_rates(ranks: list[int]) -> dict[str, float]:
     }
 
 
-def main(shared: Path, epochs: int, final: bool) -> None:
+def _mass_auc(reranker, answerable: list, traps: list) -> float:
+    """How well the reranker's odds that any candidate answers (`answer_mass`) tell held-out
+    answerable questions from near-topic traps: the share of (answerable, trap) pairs it orders right."""
+    import numpy as np
+
+    def mass(e) -> float:
+        return float(np.logaddexp.reduce(reranker.score(e.item.question, list(e.ranking_list().sentences))))
+
+    good, bad = np.array([mass(e) for e in answerable]), np.array([mass(e) for e in traps])
+    if not len(good) or not len(bad):
+        return float("nan")
+    return round(float((good[:, None] > bad[None, :]).mean() + 0.5 * (good[:, None] == bad[None, :]).mean()), 4)
+
+
+def main(shared: Path, epochs: int, final: bool, fold_models: bool = True, only_fold: int | None = None) -> None:
     from rag.answering.reranker import WEIGHTS_DIR
     from rag.answering.reranker_training import first_answer_rank, rank_of_first_answer, train_reranker
     from rag.answering.selection import FEATURES
-    from rag.answering.training import folds, ranking_lists
+    from rag.answering.training import ranking_lists
 
     settings, store = archive_index(shared)
     examples = cached_examples(shared / "eval" / "bbc_train.jsonl", settings, store)
     result: dict = {"epochs": epochs, "folds": []}
     dense = FEATURES.index("dense")
-    for n, held_out in enumerate(folds([e.item for e in examples], 2)):
+    for n, held_out in enumerate(folds([e.item for e in examples], 2) if fold_models else []):
+        if only_fold is not None and n != only_fold:
+            continue
         ids = {i.id for i in held_out}
         train = [e for e in examples if e.item.id not in ids]
         test = [e for e in examples if e.item.id in ids and e.item.answerable and e.labels.any()]
@@ -67,12 +124,14 @@ def main(shared: Path, epochs: int, final: bool) -> None:
         took = time.perf_counter() - started
         reranker.module.save(fold_dir(n))
         by_dense = [first_answer_rank(e.scored.features[:, dense], e.ranking_list().answers) for e in test]
+        traps = [e for e in examples if e.item.id in ids and e.item.near and e.scored.candidates]
         result["folds"].append(
             {
                 "trained_on": len(lists),
                 "train_seconds": round(took, 1),
                 "reranker_held_out": _rank_rates(rank_of_first_answer(reranker, [e.ranking_list() for e in test])),
                 "dense_held_out": _rank_rates(by_dense),
+                "answer_mass_auc_answerable_vs_near_topic": _mass_auc(reranker, test, traps),
             }
         )
         print(result["folds"][-1], flush=True)
@@ -81,14 +140,18 @@ def main(shared: Path, epochs: int, final: bool) -> None:
         started = time.perf_counter()
         train_reranker(lists, epochs=epochs).module.save(WEIGHTS_DIR)
         result["final"] = {"trained_on": len(lists), "train_seconds": round(time.perf_counter() - started, 1)}
-    write_result("reranker", result)
+    name = "reranker" if only_fold is None else f"reranker-fold-{only_fold}"
+    write_result(name if fold_models else "reranker-final", result)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--no-final", action="store_true", help="train the fold rerankers only")
+    parser.add_argument("--final-only", action="store_true", help="train the shipped reranker only")
+    parser.add_argument("--fold", type=int, help="train this fold's reranker only (and no final one)")
     args = parser.parse_args()
-    main(args.shared, args.epochs, not args.no_final)
+    final = not args.no_final and args.fold is None
+    main(args.shared, args.epochs, final, fold_models=not args.final_only, only_fold=args.fold)

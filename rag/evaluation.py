@@ -39,6 +39,16 @@ class EvalItem:
     """`since`, `until`, `outlets` to answer with (see `answer()`)."""
     section: str | None = None
     """A part of the set reported on its own too (e.g. "dated")."""
+    kind: str | None = None
+    """For near-topic questions: what kind of trap (`undisclosed`, `premise`, `later`), when known."""
+    near_source: str | None = None
+    """For near-topic questions: the article the question is about, which does not answer it."""
+
+    @property
+    def article(self) -> str:
+        """The article the question is about (its first source, or the near-topic article), else its id:
+        the unit that cross-validation keeps on one side of a split."""
+        return self.sources[0] if self.sources else self.near_source or f"id:{self.id}"
 
 
 FILTER_KEYS = ("since", "until", "outlets")
@@ -65,6 +75,8 @@ class ItemResult:
     answer: str
     backend: str
     section: str | None = None
+    kind: str | None = None
+    citations: int = 0
 
 
 @dataclass
@@ -87,6 +99,10 @@ class EvalReport:
             "refusal_precision": _ratio(sum(not r.answerable for r in refused), len(refused)),
             "refusal_recall": _ratio(sum(r.refused for r in near + off_topic), len(near + off_topic)),
             "refused_near_topic": f"{sum(r.refused for r in near)}/{len(near)}",
+            "refused_near_topic_by_kind": {
+                kind: f"{sum(r.refused for r in near if r.kind == kind)}/{sum(r.kind == kind for r in near)}"
+                for kind in sorted({r.kind for r in near if r.kind})
+            },
             "refused_off_topic": f"{sum(r.refused for r in off_topic)}/{len(off_topic)}",
             "false_refusals": f"{sum(r.refused for r in answerable)}/{len(answerable)}",
             f"hit_at_{HIT_AT}": _ratio(sum(bool(r.hit) for r in answerable), len(answerable)),
@@ -142,6 +158,8 @@ def load_eval_set(path: Path) -> list[EvalItem]:
                     d.get("near"),
                     {k: d[k] for k in FILTER_KEYS if d.get(k)},
                     d.get("section"),
+                    d.get("kind"),
+                    d.get("near_source"),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -198,7 +216,7 @@ def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], lat
     def listed(source: str) -> bool:
         return not item.sources or source in item.sources
 
-    if not result.refused:
+    if result.citations or not result.refused:  # a refusal may quote what the articles do say
         verbatim_ok = all(body(c.source)[c.start : c.end] == c.quote for c in result.citations)
     if item.answerable:
         facts_ok = not result.refused and all(fact_present(f, result.text) for f in item.facts)
@@ -221,6 +239,8 @@ def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], lat
         answer=result.text,
         backend=result.backend,
         section=item.section,
+        kind=item.kind,
+        citations=len(result.citations),
     )
 
 

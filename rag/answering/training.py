@@ -180,16 +180,28 @@ def fit_selector(
     """
     min_score, words = fit_min_score(examples)
     weights = replace(_fit_weights(examples, features), min_score=min_score, min_score_words=words)
-    rows, answerable = [], []
+    rows, judged = answerability_rows(examples, features)
+    columns = [QUESTION_FEATURES.index(f) for f in answerability_features]
+    answerable = np.array([e.item.answerable for e in judged])
+    model = fit_answerability(rows, answerable, columns=columns, groups=[e.item.article for e in judged])
+    return replace(weights, answerability=model)
+
+
+def answerability_rows(
+    examples: Sequence[Example], features: Sequence[str] = FITTED_FEATURES
+) -> tuple[np.ndarray, list[Example]]:
+    """The `QUESTION_FEATURES` rows of the questions the answerability model judges (those with
+    candidates that pass retrieval's lowest floor), each scored by a selector fitted on the other
+    fold only, and those questions in the same order."""
+    rows, judged = [], []
     for held_out in folds([e.item for e in examples], 2):
         ids = {i.id for i in held_out}
         inner = _fit_weights([e for e in examples if e.item.id not in ids], features)
         held = (e for e in examples if e.item.id in ids and e.scored.candidates)
         for e in (e for e in held if e.covered(DEFAULT_MIN_SCORE)):
             rows.append(question_features(prefiltered(e, inner)))
-            answerable.append(e.item.answerable)
-    columns = [QUESTION_FEATURES.index(f) for f in answerability_features]
-    return replace(weights, answerability=fit_answerability(np.array(rows), np.array(answerable), columns=columns))
+            judged.append(e)
+    return np.array(rows).reshape(len(rows), len(QUESTION_FEATURES)), judged
 
 
 def fit_min_score(examples: Sequence[Example]) -> tuple[float, int]:
@@ -208,31 +220,50 @@ def fit_min_score(examples: Sequence[Example]) -> tuple[float, int]:
 
 
 def fit_answerability(
-    rows: np.ndarray, answerable: np.ndarray, k: int = 5, columns: Sequence[int] | None = None
+    rows: np.ndarray,
+    answerable: np.ndarray,
+    k: int = 5,
+    columns: Sequence[int] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> AnswerabilityModel | None:
     """A logistic model of "the articles answer this question" over question rows (over `columns`
     only, for an ablation: the others get weight 0), with the refusal threshold chosen on the held-out
-    probabilities of `CALIBRATION_REPEATS` k-fold splits (`calibrate_threshold`). None without
-    unanswerable questions to learn from."""
+    probabilities of `CALIBRATION_REPEATS` k-fold splits (`calibrate_threshold`), rows of one of
+    `groups` (the article they are about) on one side of each split. None without unanswerable
+    questions to learn from."""
     if answerable.all() or not answerable.any():
         return None
     columns = list(range(rows.shape[1])) if columns is None else list(columns)
     model = _fit_logistic(rows, answerable.astype(np.float64), columns)
-    probabilities: list[float] = []
-    labels: list[bool] = []
-    for repeat in range(CALIBRATION_REPEATS):
-        # Each repeat splits the rows differently: one split's 2% quantile rests on a handful of rows.
-        order = np.random.default_rng(repeat).permutation(len(rows)) if repeat else np.arange(len(rows))
-        held_out = np.zeros(len(rows))
-        for fold in range(k):
-            test = order[np.arange(len(rows)) % k == fold]
-            train = np.setdiff1d(np.arange(len(rows)), test)
-            inner = _fit_logistic(rows[train], answerable[train].astype(np.float64), columns)
-            held_out[test] = inner.probabilities(rows[test])
-        probabilities += held_out.tolist()
-        labels += answerable.tolist()
-    threshold = calibrate_threshold(probabilities, labels)
+    names = list(groups) if groups is not None else [str(i) for i in range(len(rows))]
+    probabilities = held_out_probabilities(rows, answerable, columns, names, k, CALIBRATION_REPEATS)
+    labels = np.tile(answerable, CALIBRATION_REPEATS)
+    threshold = calibrate_threshold(probabilities.ravel().tolist(), labels.tolist())
     return AnswerabilityModel(model.mean, model.scale, model.weights, model.bias, threshold=threshold)
+
+
+def held_out_probabilities(
+    rows: np.ndarray, answerable: np.ndarray, columns: Sequence[int], groups: Sequence[str], k: int, repeats: int
+) -> np.ndarray:
+    """The answerability probability of each row from models fitted without its group (its article),
+    over `repeats` random k-fold splits of the groups: shape (repeats, rows). One split's quantile
+    rests on a handful of rows; the repeats pool many."""
+    group_of = _indexes(groups)
+    out = np.zeros((repeats, len(rows)))
+    for repeat in range(repeats):
+        fold_of_group = np.random.default_rng(repeat).permutation(group_of.max() + 1) % k
+        for fold in range(k):
+            test = np.flatnonzero(fold_of_group[group_of] == fold)
+            train = np.flatnonzero(fold_of_group[group_of] != fold)
+            inner = _fit_logistic(rows[train], answerable[train].astype(np.float64), columns)
+            out[repeat, test] = inner.probabilities(rows[test])
+    return out
+
+
+def _indexes(names: Sequence[str]) -> np.ndarray:
+    """Each name's position among the distinct names, sorted."""
+    position = {n: i for i, n in enumerate(sorted(set(names)))}
+    return np.array([position[n] for n in names])
 
 
 def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]) -> Logistic:
@@ -295,17 +326,25 @@ def calibrate_threshold(
 
 
 def folds(items: Sequence[EvalItem], k: int = 2) -> list[list[EvalItem]]:
-    """Split questions into k folds, answerable, near-topic and off-topic ones spread evenly, in id order."""
-    out: list[list[EvalItem]] = [[] for _ in range(k)]
-    groups: dict[object, list[EvalItem]] = {}
+    """Split questions into k folds by article: every question about one article (its answerable
+    questions and the near-topic traps about it) falls in one fold, so a model is never tested on an
+    article it learned from. Articles are dealt in id order, those with an answerable question first,
+    so answerable, near-topic and off-topic questions spread evenly."""
+    by_article: dict[str, list[EvalItem]] = {}
     for item in sorted(items, key=lambda i: i.id):
-        groups.setdefault((item.answerable, item.near), []).append(item)
-    at = 0
-    for group in groups.values():
-        for item in group:
-            out[at % k].append(item)
-            at += 1
+        by_article.setdefault(item.article, []).append(item)
+    kinds = sorted(by_article.values(), key=lambda group: (_group_kind(group), group[0].id))
+    out: list[list[EvalItem]] = [[] for _ in range(k)]
+    for at, group in enumerate(kinds):
+        out[at % k].extend(group)
     return out
+
+
+def _group_kind(group: Sequence[EvalItem]) -> int:
+    """0: an article with an answerable question; 1: near-topic traps only; 2: off-topic questions."""
+    if any(i.answerable for i in group):
+        return 0
+    return 1 if any(i.near is not False for i in group) else 2
 
 
 def cross_validate(

@@ -15,7 +15,7 @@ import pytest
 
 from bench.common import archive_corpus
 from rag.answering.training import folds
-from rag.api import answer
+from rag.api import NOT_ANSWERED, NOT_COVERED, answer
 from rag.config import Settings
 from rag.evaluation import EvalItem, EvalReport, evaluate, load_eval_set
 from rag.store import open_store
@@ -88,6 +88,65 @@ def test_the_train_fitted_model_answers_the_seed_dev_set(dev_index: DevIndex, sh
         assert overall[key] == 1.0, (key, overall)
     assert overall["fact_accuracy"] >= SEED_FACTS_FLOOR, overall
     assert overall["false_refusals"] == "0/10", overall
+
+
+def test_the_seed_dev_set_is_answered_over_the_seed_and_the_whole_archive(archive: Settings, shared_dir: Path) -> None:
+    """The seed's questions asked with 2,225 other articles indexed beside it: every answerable one
+    answered with its facts from the seed ("Why did Krause resign?" first among them), both
+    unanswerable ones refused. BBC stories about resignations must not bury the one naming Krause."""
+    store = open_store(archive)
+    report = evaluate(
+        load_eval_set(shared_dir / "eval" / "dev_set.jsonl"),
+        lambda q: answer(q, settings=archive, store=store),
+        store.records,
+    )
+    overall = report.overall()
+    failed = [(r.question, r.answer[:120]) for r in report.items if r.answerable and not r.facts_ok]
+    assert overall["fact_accuracy"] == 1.0, failed
+    assert overall["false_refusals"] == "0/10", overall
+    assert overall["refusal_recall"] == 1.0, overall
+    assert overall["citation_validity"] == 1.0, overall
+
+
+def test_a_rare_name_finds_its_story_among_thousands(archive: Settings) -> None:
+    """Every passage naming Krause is among the candidates of a question naming her, though hundreds
+    of BBC passages share its other word ("resign"); and the name ranking is what brings them."""
+    from rag.embeddings import get_embedder
+    from rag.retrieval import rare_names, retrieve
+
+    store = open_store(archive)
+    question = "Why did Krause resign?"
+    assert rare_names(question, store.records.document_frequencies, 24) == ["krause"]
+    passages = retrieve(store, question, get_embedder().embed_one(question), 6)
+    assert passages[0].source == "000_a4b3e2646b848259.md", [p.source for p in passages]
+    assert "Krause" in passages[0].text
+    resign = store.records.document_frequencies(["resign"])[0]["resign"]
+    assert resign > 24  # the common word alone matches more passages than one search keeps
+
+
+def test_a_refusal_of_a_covered_story_says_what_the_articles_report(archive: Settings) -> None:
+    """A question whose story retrieval finds but that the answerability model refuses (here a
+    selector whose threshold refuses whatever it judges) says so and quotes, with checked
+    citations, what the articles do report; an off-topic question keeps the short refusal."""
+    from dataclasses import replace
+
+    from rag.answering.selection import shipped_model
+
+    shipped = shipped_model()
+    assert shipped.answerability is not None
+    refusing = replace(shipped, answerability=replace(shipped.answerability, threshold=1.01))
+    store = open_store(archive)
+    result = answer("Who will replace Krause as IRS commissioner?", settings=archive, store=store, selector=refusing)
+    assert result.refused, result.text
+    assert result.text.startswith(NOT_ANSWERED + " What they report: "), result.text
+    assert 1 <= len(result.citations) <= 4, result.citations
+    for c in result.citations:
+        assert store.records.body(c.source)[c.start : c.end] == c.quote
+        assert f"[{c.number}]" in result.text
+    assert {c.source for c in result.citations} == {"000_a4b3e2646b848259.md"}
+    assert result.to_dict()["refused"] is True
+    off_topic = answer("What is the recipe for pancakes?", settings=archive, store=store, selector=refusing)
+    assert off_topic.refused and not off_topic.citations and off_topic.text == NOT_COVERED
 
 
 def test_wire_copies_in_the_archive_are_grouped(archive: Settings) -> None:

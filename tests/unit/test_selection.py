@@ -283,3 +283,43 @@ def test_the_fitted_first_pass_ignores_what_is_unknown_before_embedding() -> Non
     assert not model.first_pass_model.weights[unknown].any()
     assert model.weights[FEATURES.index("rerank")] > 0
     assert model.first_pass_model.weights[FEATURES.index("position")] < 0
+
+
+def test_folds_keep_an_article_s_questions_together() -> None:
+    """An answerable question and the traps about its article fall in one fold; every fold holds
+    every kind of question."""
+    from rag.answering.training import folds
+
+    items = []
+    for n in range(12):
+        article = f"bbc/business/{n:03d}.txt"
+        items.append(EvalItem(f"q{n}-a", "Q?", True, ["x"], "x", [article]))
+        items.append(EvalItem(f"q{n}-t", "Q?", False, [], "", [], True, kind="premise", near_source=article))
+    items += [EvalItem(f"off{n}", "Q?", False, [], "", [], False) for n in range(4)]
+    halves = folds(items, 2)
+    assert sorted(i.id for half in halves for i in half) == sorted(i.id for i in items)
+    for half in halves:
+        assert {(i.answerable, i.near) for i in half} == {(True, None), (False, True), (False, False)}
+        articles = {i.article for i in half}
+        other = {i.article for h in halves if h is not half for i in h}
+        assert not articles & other
+
+
+def test_grouped_calibration_never_tests_a_row_beside_its_article() -> None:
+    """Held-out probabilities come from models fitted without the row's group. One article's ten
+    unanswerable rows stand apart on the only column; the other rows' labels do not depend on it.
+    Split by row, most of the article would train the model that scores the rest of it (and learn
+    that such rows are unanswerable); split by article, nothing it learns from says so."""
+    from rag.answering.training import held_out_probabilities
+
+    # The other rows come in pairs about one article each, one answerable and one not at the same
+    # value: alone, they teach the column nothing.
+    values = np.random.default_rng(0).normal(size=30)
+    rows = np.concatenate([np.full(10, 3.0), np.repeat(values, 2)])[:, None]
+    answerable = np.array([False] * 10 + [True, False] * 30)
+    articles = ["a"] * 10 + [f"g{i // 2}" for i in range(60)]
+    by_article = held_out_probabilities(rows, answerable, [0], articles, 5, 3)
+    by_row = held_out_probabilities(rows, answerable, [0], [f"r{i}" for i in range(70)], 5, 3)
+    assert by_article.shape == (3, 70)
+    assert by_article[:, :10] == pytest.approx(0.5, abs=0.02)  # the pairs' even odds
+    assert by_row[:, :10].mean() < 0.3  # the leak the grouping prevents
