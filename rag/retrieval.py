@@ -130,18 +130,22 @@ def retrieve(
 def rare_names(
     query: str, document_frequencies: Callable[[list[str]], tuple[dict[str, int], int]], limit: int
 ) -> list[str]:
-    """The words of the query's names that at most `limit` chunks hold, and at least one does.
+    """The words of the query's names that at most `limit` chunks hold (and at least one does), when
+    another word of the query is common: more than `limit` chunks hold it. Else none.
 
     A question naming someone few articles mention ("Why did Krause resign?") must find the passages
     naming them; in a large archive its common words ("resign") match hundreds of other stories,
-    whose passages fill both searches' candidates before the few that name her. A name that many
-    chunks hold is as common as any other word, and the usual searches rank it well enough.
+    whose passages fill both searches' candidates before the few that name her. Where no word of the
+    question is that common (a small corpus), the usual searches keep every passage that names her.
     """
-    words = list(dict.fromkeys(w for name in question_names(query) for w in keyword_terms(name)))
-    if not words:
+    names = list(dict.fromkeys(w for name in question_names(query) for w in keyword_terms(name)))
+    if not names:
         return []
-    counts, _ = document_frequencies(words)
-    return [w for w in words if 0 < counts.get(w, 0) <= limit]
+    others = [w for w in dict.fromkeys(keyword_terms(query)) if w not in names]
+    counts, _ = document_frequencies(names + others)
+    if not any(counts.get(w, 0) > limit for w in others):
+        return []
+    return [w for w in names if 0 < counts.get(w, 0) <= limit]
 
 
 def as_written(query: str, words: list[str]) -> list[str]:
