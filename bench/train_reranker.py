@@ -88,20 +88,6 @@ def _rank_rates(ranks: list[int]) -> dict[str, float]:
     }
 
 
-def _mass_auc(reranker, answerable: list, traps: list) -> float:
-    """How well the reranker's odds that any candidate answers (`answer_mass`) tell held-out
-    answerable questions from near-topic traps: the share of (answerable, trap) pairs it orders right."""
-    import numpy as np
-
-    def mass(e) -> float:
-        return float(np.logaddexp.reduce(reranker.score(e.item.question, list(e.ranking_list().sentences))))
-
-    good, bad = np.array([mass(e) for e in answerable]), np.array([mass(e) for e in traps])
-    if not len(good) or not len(bad):
-        return float("nan")
-    return round(float((good[:, None] > bad[None, :]).mean() + 0.5 * (good[:, None] == bad[None, :]).mean()), 4)
-
-
 def main(shared: Path, epochs: int, final: bool, fold_models: bool = True, only_fold: int | None = None) -> None:
     from rag.answering.reranker import WEIGHTS_DIR
     from rag.answering.reranker_training import first_answer_rank, rank_of_first_answer, train_reranker
@@ -124,14 +110,12 @@ def main(shared: Path, epochs: int, final: bool, fold_models: bool = True, only_
         took = time.perf_counter() - started
         reranker.module.save(fold_dir(n))
         by_dense = [first_answer_rank(e.scored.features[:, dense], e.ranking_list().answers) for e in test]
-        traps = [e for e in examples if e.item.id in ids and e.item.near and e.scored.candidates]
         result["folds"].append(
             {
                 "trained_on": len(lists),
                 "train_seconds": round(took, 1),
                 "reranker_held_out": _rank_rates(rank_of_first_answer(reranker, [e.ranking_list() for e in test])),
                 "dense_held_out": _rank_rates(by_dense),
-                "answer_mass_auc_answerable_vs_near_topic": _mass_auc(reranker, test, traps),
             }
         )
         print(result["folds"][-1], flush=True)

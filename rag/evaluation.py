@@ -76,7 +76,6 @@ class ItemResult:
     backend: str
     section: str | None = None
     kind: str | None = None
-    citations: int = 0
 
 
 @dataclass
@@ -240,7 +239,6 @@ def score_answer(item: EvalItem, result: Answer, body: Callable[[str], str], lat
         backend=result.backend,
         section=item.section,
         kind=item.kind,
-        citations=len(result.citations),
     )
 
 
