@@ -92,19 +92,36 @@ def archive_corpus(dest: Path, shared: Path) -> Path:
     return corpus
 
 
+def worktree(rev: str) -> Path:
+    """A checkout of commit `rev` under bench/data (made once), to measure its code beside this one's."""
+    import subprocess
+
+    path = DATA_DIR / f"tree-{rev}"
+    if not path.is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=REPO, check=True)
+    return path
+
+
 def run_load(
-    make_client: Callable[[], Any], ask: Callable[[Any, int], str | None], clients: int, per_client: int
+    make_client: Callable[[], Any],
+    ask: Callable[[Any, int], str | None],
+    clients: int,
+    per_client: int,
+    distinct: bool = False,
 ) -> dict[str, Any]:
     """`clients` threads, each with its own client, each asking `per_client` times; `ask(client, n)`
-    returns an error message or None, and raising counts as an error (the figure is the error count)."""
+    returns an error message or None, and raising counts as an error (the figure is the error count).
+    Client c asks questions c, c+1, ... (so most questions are asked by several clients), or, with
+    `distinct`, questions c * per_client, ... (every question once)."""
     import threading
 
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
 
-    def client_loop(first: int) -> None:
+    def client_loop(client_number: int) -> None:
         client = make_client()
+        first = client_number * per_client if distinct else client_number
         for i in range(per_client):
             started = time.perf_counter()
             try:

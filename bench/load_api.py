@@ -117,6 +117,7 @@ def _counters(base_url: str) -> dict[str, float]:
         "newsrag_questions_total",
         "newsrag_refusals_total",
         "newsrag_answer_seconds_count",
+        "newsrag_answer_seconds_sum",
         "newsrag_errors_total",
     )
     return {

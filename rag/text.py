@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s)|\n""")
@@ -96,6 +97,7 @@ _BASE_FORM = {form: forms.split()[0] for forms in _IRREGULAR_VERBS.split(";") fo
 """Past forms of common irregular English verbs, to their base ("fell" -> "fall", "won" -> "win")."""
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """Reduce an English word to a light stem, so that 'share', 'shares', 'shared' and 'sharing' match,
     and so do the forms of a common irregular verb ('fall', 'falls', 'fell', 'fallen')."""
