@@ -333,6 +333,83 @@ def speed_rows() -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
+def serving_rows() -> list[tuple[str, str, str, bool | None]]:
+    """The serving bars at BBC scale: one warm client (`bench.profile`), 20 clients (`bench.load_archive`)."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    profile, load_ = load("profile"), load("load-archive")
+    if profile:
+        for key, how in (("answer", "`answer()`"), ("api", "`/v1/chat/completions`, one connection")):
+            a = profile[key]
+            rows.append(
+                (
+                    f"one warm client at BBC scale, extractive, via {how}: p50 / p95",
+                    "<= 100 / 200 ms",
+                    f"{a['p50_ms']} / {a['p95_ms']} ms",
+                    a["p50_ms"] <= 100 and a["p95_ms"] <= 200,
+                )
+            )
+        compared = profile.get("compared")
+        if compared:
+            base = next(name for name in compared if not name.startswith("current"))
+            c = compared["current"]
+            rows.append(
+                (
+                    f"answer() p50 / p95 over the same questions, this code / {base}'s, alternating fresh processes",
+                    "context",
+                    f"{c['p50_over_baseline']} / {c['p95_over_baseline']} "
+                    f"({c['p50_ms']} / {compared[base]['p50_ms']} ms)",
+                    None,
+                )
+            )
+    if load_:
+        for name, run in load_["runs"].items():
+            how = "the chat's `/ask`" if name == "chat-ask" else f"`/v1/chat/completions`, `rag serve` {name}"
+            api = name != "chat-ask" and name.startswith("current")
+            rows.append(
+                (
+                    f"load at BBC scale: {load_['clients']} clients x {load_['questions_per_client']} different "
+                    f"questions through {how}",
+                    ">= 15 answers/s, p95 <= 2 s, 0 errors" if api else "0 errors",
+                    f"{run['errors']} errors, {run['throughput_rps']} answers/s, p95 {run['p95_ms']} ms",
+                    (run["errors"] == 0 and run["throughput_rps"] >= 15 and run["p95_ms"] <= 2000)
+                    if api
+                    else run["errors"] == 0,
+                )
+            )
+    return rows
+
+
+def profile_lines() -> list[str]:
+    """Where one warm answer's time goes, stage by stage, with the encoder passes beside (`bench.profile`)."""
+    profile = load("profile")
+    if not profile:
+        return []
+    p = profile["profile"]
+    lines = [
+        "",
+        "## Where an answer's time goes",
+        "",
+        f"`python -m bench.profile`: {profile['questions']} bbc_dev questions over the {profile['index']}, warm, "
+        "one client; each stage's own time per answer (time in its functions less the stages they call).",
+        "",
+        "| stage | ms per answer |",
+        "|---|---|",
+    ]
+    lines += [f"| {stage} | {ms} |" for stage, ms in p["stages_ms"].items()]
+    lines += [
+        f"| {stage} (in another thread, beside the question's embedding) | {ms} |"
+        for stage, ms in p["beside_ms"].items()
+    ]
+    lines += [
+        f"| **answer** | **{p['answer_ms']}** |",
+        f"| of which the encoder passes alone (ONNX Runtime's run: the floor) | {p['encoder_passes_ms']} |",
+        f"| of which everything else | {p['above_encoder_passes_ms']} |",
+        f"| the API layer (`/v1/chat/completions`, client mean less the server's answer time) | "
+        f"{profile['api']['api_layer_ms']} |",
+    ]
+    return lines
+
+
 def plot(path: Path) -> bool:
     ing, q = load("ingest-1000"), load("query")
     if not ing and not q:
@@ -412,7 +489,7 @@ def kept_history(path: Path) -> list[str]:
 
 
 def main() -> None:
-    rows = bar_rows()
+    rows = bar_rows() + serving_rows()
     has_plot = plot(BENCH_DIR / "results.png")
     lines = [
         "# Benchmark results",
@@ -433,8 +510,11 @@ def main() -> None:
         for path in sorted(RESULTS_DIR.glob("*.json"))
     ]
     lines += ["", "Each row comes from the latest run of its benchmark, recorded: " + ", ".join(recorded) + "."]
+    lines += profile_lines()
     lines += quality_lines()
     for extra in (
+        "profile",
+        "load-archive",
         "scale_out",
         "load",
         "load-api",
