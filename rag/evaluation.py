@@ -89,7 +89,8 @@ class EvalReport:
         off_topic = [r for r in self.items if not r.answerable and r.near is False]
         quoted = [r for r in self.items if r.verbatim_ok is not None]
         latencies = sorted(r.latency_ms for r in self.items)
-        return {
+        kinds = sorted({r.kind for r in near if r.kind})
+        figures = {
             "questions": len(self.items),
             "fact_accuracy": _ratio(sum(bool(r.facts_ok) for r in answerable), len(answerable)),
             "support": _ratio(sum(bool(r.support_ok) for r in answerable), len(answerable)),
@@ -98,9 +99,10 @@ class EvalReport:
             "refusal_precision": _ratio(sum(not r.answerable for r in refused), len(refused)),
             "refusal_recall": _ratio(sum(r.refused for r in near + off_topic), len(near + off_topic)),
             "refused_near_topic": f"{sum(r.refused for r in near)}/{len(near)}",
+            # Only for sets whose traps say of what kind they are (bbc_train's).
             "refused_near_topic_by_kind": {
                 kind: f"{sum(r.refused for r in near if r.kind == kind)}/{sum(r.kind == kind for r in near)}"
-                for kind in sorted({r.kind for r in near if r.kind})
+                for kind in kinds
             },
             "refused_off_topic": f"{sum(r.refused for r in off_topic)}/{len(off_topic)}",
             "false_refusals": f"{sum(r.refused for r in answerable)}/{len(answerable)}",
@@ -109,6 +111,9 @@ class EvalReport:
             "latency_p50_ms": _percentile(latencies, 0.5),
             "latency_p95_ms": _percentile(latencies, 0.95),
         }
+        if not kinds:
+            del figures["refused_near_topic_by_kind"]
+        return figures
 
     def sections(self) -> dict[str, dict[str, Any]]:
         """The overall figures of each named section of the set."""

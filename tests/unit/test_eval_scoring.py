@@ -1,6 +1,6 @@
 import pytest
 
-from rag.evaluation import _covers, _overlaps, fact_present
+from rag.evaluation import EvalReport, ItemResult, _covers, _overlaps, fact_present
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,17 @@ def test_support_cover_and_overlap() -> None:
     assert _overlaps(body, 6, 8, "SUPPORT")
     assert not _overlaps(body, 13, 17, "SUPPORT")
     assert not _covers(body, 0, 17, "missing")
+
+
+def _trap(kind: str | None, refused: bool) -> ItemResult:
+    return ItemResult("t", "q", False, True, refused, None, None, None, 0, None, 1.0, "", "extractive", kind=kind)
+
+
+def test_near_topic_refusals_are_counted_per_kind_where_the_set_names_kinds() -> None:
+    report = EvalReport([_trap("premise", True), _trap("premise", False), _trap("later", True)])
+    assert report.overall()["refused_near_topic_by_kind"] == {"later": "1/1", "premise": "1/2"}
+    assert report.overall()["refused_near_topic"] == "2/3"
+
+
+def test_a_set_without_kinds_reports_no_per_kind_figure() -> None:
+    assert "refused_near_topic_by_kind" not in EvalReport([_trap(None, True)]).overall()
