@@ -37,13 +37,14 @@ TOP = 3
 
 
 def rows_key(path: Path) -> str:
-    """What the rows depend on besides the code: the questions, the reranker's weights and the
-    selector's sentence model (not its answerability model, which the rows are for). After a change
-    to the answering code, delete bench/data/answerability-unseen-*.pkl."""
+    """What the rows depend on: the questions, the code of `rag/`, the reranker's weights and the
+    selector's sentence model (not its answerability model, which the rows are for)."""
     from rag.answering.reranker import WEIGHTS_DIR, WEIGHTS_FILE
     from rag.answering.selection import MODEL_FILE, QUESTION_FEATURES
 
     key = hashlib.sha256(path.read_bytes())
+    for source in sorted((REPO / "rag").rglob("*.py")):
+        key.update(source.read_bytes())
     key.update((WEIGHTS_DIR / WEIGHTS_FILE).read_bytes())
     selector = json.loads(MODEL_FILE.read_text())
     selector.pop("answerability", None)

@@ -9,7 +9,8 @@ import resource
 import shutil
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,85 @@ def archive_corpus(dest: Path, shared: Path) -> Path:
 
 
 def worktree(rev: str) -> Path:
-    """A checkout of commit `rev` under bench/data (made once), to measure its code beside this one's."""
+    """A checkout of commit `rev` (named by its hash, outside the repository so no tool of this tree
+    reads it), made once, to measure its code beside this one's."""
     import subprocess
+    import tempfile
 
-    path = DATA_DIR / f"tree-{rev}"
+    sha = subprocess.run(["git", "rev-parse", rev], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"newsrag-tree-{sha[:12]}"
     if not path.is_dir():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=REPO, check=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=REPO, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=REPO, check=True)
     return path
+
+
+REFUSALS = ("do not cover", "do not answer", "No indexed article")
+"""Phrases of newsrag's refusals (`rag.api`)."""
+
+
+def answered_or_refused(text: str) -> bool:
+    """A reply of the extractive answerer: it cites ("[1]") or it is a refusal."""
+    return "[1]" in text or any(r in text for r in REFUSALS)
+
+
+@contextmanager
+def served(tree: Path, env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """`rag serve` of the code in `tree` on a free port until the block ends; yields its /v1 URL once
+    every worker is ready."""
+    import subprocess
+    import sys
+
+    from bench.load import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
+        env={**env, "PYTHONPATH": str(tree)}, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_ready(base_url, workers)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def wait_ready(base_url: str, workers: int) -> None:
+    """Until /readyz says ready as often in a row as there are workers (each loads its own models)."""
+    import httpx
+
+    deadline, ready = time.monotonic() + 300, 0
+    while ready < 4 * workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError("rag serve did not become ready")
+        try:
+            ok = httpx.get(base_url.removesuffix("/v1") + "/readyz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        ready = ready + 1 if ok else 0
+        time.sleep(0.2)
+
+
+def counters(base_url: str) -> dict[str, float]:
+    """The /metrics counters the load moves (Prometheus text, summed over labels), of the one
+    process that answered this request: with several workers, figures of one of them."""
+    import re
+
+    import httpx
+
+    text = httpx.get(base_url.removesuffix("/v1") + "/metrics").text
+    names = (
+        "newsrag_questions_total",
+        "newsrag_refusals_total",
+        "newsrag_answer_seconds_count",
+        "newsrag_answer_seconds_sum",
+        "newsrag_errors_total",
+    )
+    return {
+        name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)) for name in names
+    }
 
 
 def run_load(

@@ -10,18 +10,13 @@ the ONNX backend, and the ONNX backend with two worker processes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, dev_corpus, run_load, write_result
-from bench.load import free_port
+from bench.common import DATA_DIR, REPO, answered_or_refused, counters, dev_corpus, run_load, served, write_result
 
 
 def run(base_url: str, questions: list[str], clients: int, per_client: int, stream: bool) -> dict[str, Any]:
@@ -36,7 +31,7 @@ def run(base_url: str, questions: list[str], clients: int, per_client: int, stre
         else:
             reply = client.chat.completions.create(model="newsrag", messages=messages)
             text, done = reply.choices[0].message.content or "", reply.choices[0].finish_reason == "stop"
-        return None if done and ("[1]" in text or "do not cover" in text) else f"unexpected reply: {text[:80]!r}"
+        return None if done and answered_or_refused(text) else f"unexpected reply: {text[:80]!r}"
 
     def make_client() -> openai.OpenAI:
         return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
@@ -60,21 +55,11 @@ def main(clients: int, per_client: int, shared: Path, configs: tuple[tuple[str, 
         shutil.rmtree(data, ignore_errors=True)
         env = {**os.environ, "RAG_EMBED_BACKEND": backend, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(data)}
         ingest(Settings.from_env(env))
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base_url = f"http://127.0.0.1:{port}/v1"
-        try:
-            _wait_ready(base_url, workers)
-            before = _counters(base_url)
+        with served(REPO, env, workers) as base_url:
+            before = counters(base_url)
             plain = run(base_url, questions, clients, per_client, stream=False)
             streamed = run(base_url, questions, clients, per_client, stream=True)
-            after = _counters(base_url)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+            after = counters(base_url)
         runs[f"{backend}-{workers}w"] = {
             "non_streamed": plain, "streamed": streamed, "metrics_before": before, "metrics_after": after,
         }  # fmt: skip
@@ -88,47 +73,3 @@ def main(clients: int, per_client: int, shared: Path, configs: tuple[tuple[str, 
         "load-api",
         {"clients": clients, "questions_per_client": per_client, "reference": list(runs)[0], "runs": runs},
     )
-
-
-def _wait_ready(base_url: str, workers: int) -> None:
-    """Until /readyz says ready as often in a row as there are workers (each loads its own models)."""
-    import httpx
-
-    deadline, ready = time.monotonic() + 300, 0
-    while ready < 4 * workers:
-        if time.monotonic() > deadline:
-            raise RuntimeError("rag serve did not become ready")
-        try:
-            ok = httpx.get(base_url.removesuffix("/v1") + "/readyz", timeout=5).status_code == 200
-        except httpx.TransportError:
-            ok = False
-        ready = ready + 1 if ok else 0
-        time.sleep(0.2)
-
-
-def _counters(base_url: str) -> dict[str, float]:
-    """The /metrics counters the load moves (Prometheus text, summed over labels)."""
-    import re
-
-    import httpx
-
-    text = httpx.get(base_url.removesuffix("/v1") + "/metrics").text
-    names = (
-        "newsrag_questions_total",
-        "newsrag_refusals_total",
-        "newsrag_answer_seconds_count",
-        "newsrag_answer_seconds_sum",
-        "newsrag_errors_total",
-    )
-    return {
-        name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)) for name in names
-    }
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--questions", type=int, default=25)
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    args = parser.parse_args()
-    main(args.clients, args.questions, args.shared)

@@ -14,50 +14,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, archive_corpus, build_index, run_load, worktree, write_result
+from bench.common import (
+    DATA_DIR,
+    REPO,
+    answered_or_refused,
+    archive_corpus,
+    build_index,
+    counters,
+    run_load,
+    served,
+    worktree,
+    write_result,
+)
 from bench.load import free_port
-from bench.load_api import _counters, _wait_ready
-
-REFUSALS = ("do not cover", "do not answer", "No indexed article")
-
-
-def answered(text: str) -> bool:
-    return "[1]" in text or any(r in text for r in REFUSALS)
 
 
 def through_api(tree: Path, workers: int, env: dict[str, str], questions: list[str], clients: int, per: int) -> dict:
     import openai
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
-        env={**env, "PYTHONPATH": str(tree)}, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_ready(base_url, workers)
+    with served(tree, env, workers) as base_url:
 
         def ask(client: openai.OpenAI, n: int) -> str | None:
             reply = client.chat.completions.create(
                 model="newsrag", messages=[{"role": "user", "content": questions[n]}]
             )
             text = reply.choices[0].message.content or ""
-            return None if answered(text) else f"unexpected reply: {text[:80]!r}"
+            return None if answered_or_refused(text) else f"unexpected reply: {text[:80]!r}"
 
         def make_client() -> openai.OpenAI:
             return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
 
         figures = run_load(make_client, ask, clients, per, distinct=True)
-        figures["metrics"] = _counters(base_url)
+        if workers == 1:  # with more, /metrics is one worker's
+            figures["metrics"] = counters(base_url)
         return figures
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def through_chat(corpus: Path, data: Path, questions: list[str], clients: int, per: int) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Usage: python -m bench.profile [--shared ../shared] [--questions 60] [--baseline REV] [--rounds 3]
 
-Over the seed + the BBC archive (bench/data/archive), for bbc_dev's questions:
+Over the seed + the BBC archive (bench/data/archive), for bbc_dev's questions (the first five warm
+up and are not timed):
 - latency of `answer()` (extractive, warm, one client), and through `rag serve`'s
   /v1/chat/completions one request at a time (the API layer is the difference);
 - with `--baseline REV`, the same `answer()` latency of commit REV's code (a git worktree under
@@ -29,13 +30,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, REPO, archive_corpus, latencies_ms, percentile, worktree, write_result
+from bench.common import (
+    DATA_DIR,
+    REPO,
+    archive_corpus,
+    counters,
+    latencies_ms,
+    percentile,
+    served,
+    worktree,
+    write_result,
+)
 
 LATENCY = """
 import json, sys, time, statistics
 from pathlib import Path
-import rag.embeddings
-rag.embeddings.SENTENCE_CACHE_SIZE = int(sys.argv[4])  # an older tree has no cache: a no-op there
 from rag.config import Settings
 from rag.store import open_store
 from rag.api import answer
@@ -45,13 +54,14 @@ questions = json.loads(sys.argv[3])
 for q in questions[:5]:
     answer(q, settings=settings, store=store)
 times = []
-for q in questions:
+for q in questions[5:]:
     started = time.perf_counter()
     answer(q, settings=settings, store=store)
     times.append((time.perf_counter() - started) * 1000)
 print(json.dumps(times))
 """
-"""answer() latency in a fresh process, importable from any commit's tree (no bench code needed)."""
+"""answer() latency in a fresh process after five warm-up questions (not timed), importable from
+any commit's tree (no bench code needed)."""
 
 
 class StageClock:
@@ -64,6 +74,8 @@ class StageClock:
         self.calls: dict[str, int] = defaultdict(int)
         self.beside: dict[str, float] = defaultdict(float)
         self.encoder = 0.0
+        self.tokens = 0
+        """Token positions the encoder passes read (padding included: they cost the same)."""
         self._local = threading.local()
         self._main = threading.get_ident()
 
@@ -80,8 +92,9 @@ class StageClock:
             finally:
                 elapsed = time.perf_counter() - started
                 _, nested = stack.pop()
-                if threading.get_ident() != self._main and not stack:
-                    self.beside[stage] += elapsed
+                if threading.get_ident() != self._main:
+                    if not stack:  # all of another thread's time runs beside the answering thread's
+                        self.beside[stage] += elapsed
                 else:
                     self.own[stage] += elapsed - nested
                     self.calls[stage] += 1
@@ -92,10 +105,11 @@ class StageClock:
 
     def wrap_encoder(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
+        def timed(session: Any, ids: Any, *args: Any, **kwargs: Any) -> Any:
+            self.tokens += ids.size
             started = time.perf_counter()
             try:
-                return fn(*args, **kwargs)
+                return fn(session, ids, *args, **kwargs)
             finally:
                 self.encoder += time.perf_counter() - started
 
@@ -150,31 +164,33 @@ def patch_stages(clock: StageClock, store: Any) -> None:
 
 
 def profile(settings: Any, store: Any, questions: list[str]) -> dict[str, Any]:
-    """Per-answer milliseconds of each stage over `questions` (after a warm-up), in this process,
-    with an embedder of its own: its sentence cache holds only the warm-up's sentences."""
+    """Per-answer milliseconds of each stage over `questions[5:]` (the first five warm up), in this
+    process. Wrapping stays in place: call it last."""
     from rag.api import answer
-    from rag.embeddings import Embedder
 
-    embedder = Embedder()
     clock = StageClock()
     patch_stages(clock, store)
     for q in questions[:5]:
-        answer(q, settings=settings, store=store, embedder=embedder)
+        answer(q, settings=settings, store=store)
     clock.own.clear(), clock.calls.clear(), clock.beside.clear()
-    clock.encoder = 0.0
+    clock.encoder, clock.tokens = 0.0, 0
+    timed = questions[5:]
     started = time.perf_counter()
-    for q in questions:
-        answer(q, settings=settings, store=store, embedder=embedder)
+    for q in timed:
+        answer(q, settings=settings, store=store)
     total = time.perf_counter() - started
-    n = len(questions)
+    n = len(timed)
     stages = {name: round(seconds / n * 1000, 2) for name, seconds in sorted(clock.own.items(), key=lambda x: -x[1])}
     stages["other"] = round((total - sum(clock.own.values())) / n * 1000, 2)
     encoders = sum(clock.own[s] for s in ("question embedding", "sentence embedding", "reranking"))
     return {
+        "answers": n,
         "answer_ms": round(total / n * 1000, 2),
         "stages_ms": stages,
         "beside_ms": {name: round(seconds / n * 1000, 2) for name, seconds in clock.beside.items()},
         "encoder_passes_ms": round(clock.encoder / n * 1000, 2),
+        "encoder_tokens_per_answer": round(clock.tokens / n),
+        "encoder_ms_per_token": round(clock.encoder * 1000 / max(clock.tokens, 1), 4),
         "encoder_stages_ms": round(encoders / n * 1000, 2),
         "above_encoder_passes_ms": round((total - clock.encoder) / n * 1000, 2),
     }
@@ -182,22 +198,13 @@ def profile(settings: Any, store: Any, questions: list[str]) -> dict[str, Any]:
 
 def api_latency(corpus: Path, data: Path, questions: list[str]) -> dict[str, float]:
     """One client (the official openai client, one connection) asking through `rag serve`'s
-    /v1/chat/completions one request at a time: its latency, and the API layer's share of it (the
-    client's mean less the server's mean time in `answer()`, from /metrics, over the same requests)."""
+    /v1/chat/completions one request at a time, after five warm-up questions: its latency, and the
+    API layer's share of it (the client's mean less the server's mean time in `answer()`, from
+    /metrics, over the same requests)."""
     import openai
 
-    from bench.load import free_port
-    from bench.load_api import _counters, _wait_ready
-
-    port = free_port()
     env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(data)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_ready(base_url, 1)
+    with served(REPO, env) as base_url:
         client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
 
         def ask(q: str) -> None:
@@ -205,44 +212,37 @@ def api_latency(corpus: Path, data: Path, questions: list[str]) -> dict[str, flo
 
         for q in questions[:5]:
             ask(q)
-        before = _counters(base_url)
-        figures = latencies_ms(ask, questions, warmup=0)
-        after = _counters(base_url)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+        before = counters(base_url)
+        figures = latencies_ms(ask, questions[5:], warmup=0)
+        after = counters(base_url)
     answers = after["newsrag_answer_seconds_count"] - before["newsrag_answer_seconds_count"]
     in_answer = (after["newsrag_answer_seconds_sum"] - before["newsrag_answer_seconds_sum"]) / answers * 1000
     layer = figures["mean_ms"] - in_answer
     return {**figures, "server_answer_mean_ms": round(in_answer, 2), "api_layer_ms": round(layer, 2)}
 
 
-def fresh_process_latency(tree: Path, corpus: Path, data: Path, questions: list[str], cache: int) -> list[float]:
+def fresh_process_latency(tree: Path, corpus: Path, data: Path, questions: list[str]) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(tree), "RAG_EMBED_BACKEND": "onnx"}
     out = subprocess.run(
-        [sys.executable, "-c", LATENCY, str(corpus), str(data), json.dumps(questions), str(cache)],
+        [sys.executable, "-c", LATENCY, str(corpus), str(data), json.dumps(questions)],
         env=env, cwd=tree, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def compared(baseline: str, corpus: Path, data: Path, questions: list[str], rounds: int) -> dict[str, Any]:
-    """answer() p50/p95 of this tree (with its sentence cache and without) and of `baseline`, in
-    alternating fresh processes."""
-    from rag.embeddings import SENTENCE_CACHE_SIZE
-
-    runs = {"current": (REPO, SENTENCE_CACHE_SIZE), "current, no cache": (REPO, 0), baseline: (worktree(baseline), 0)}
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    """answer() p50/p95 of this tree and of `baseline`, in alternating fresh processes."""
+    trees = {"current": REPO, baseline: worktree(baseline)}
+    times: dict[str, list[float]] = {name: [] for name in trees}
     for _ in range(rounds):
-        for name, (tree, cache) in runs.items():
-            times[name] += fresh_process_latency(tree, corpus, data, questions, cache)
+        for name, tree in trees.items():
+            times[name] += fresh_process_latency(tree, corpus, data, questions)
     out: dict[str, Any] = {
         name: {"p50_ms": round(statistics.median(t), 1), "p95_ms": round(percentile(t, 0.95), 1), "n": len(t)}
         for name, t in times.items()
     }
-    for name in ("current", "current, no cache"):
-        out[name]["p50_over_baseline"] = round(out[name]["p50_ms"] / out[baseline]["p50_ms"], 3)
-        out[name]["p95_over_baseline"] = round(out[name]["p95_ms"] / out[baseline]["p95_ms"], 3)
+    out["current"]["p50_over_baseline"] = round(out["current"]["p50_ms"] / out[baseline]["p50_ms"], 3)
+    out["current"]["p95_over_baseline"] = round(out["current"]["p95_ms"] / out[baseline]["p95_ms"], 3)
     return out
 
 
@@ -254,10 +254,12 @@ def main(shared: Path, count: int, baseline: str | None, rounds: int) -> None:
     settings, store = build_index(corpus, root / "data")
     lines = (shared / "eval" / "bbc_dev.jsonl").read_text().splitlines()
     questions = [json.loads(x)["question"] for x in lines if x][:count]
-    result: dict[str, Any] = {"index": "seed + BBC archive", "questions": len(questions)}
+    result: dict[str, Any] = {"index": "seed + BBC archive", "questions": len(questions), "warm_up": 5}
     from rag.api import answer
 
-    result["answer"] = latencies_ms(lambda q: answer(q, settings=settings, store=store), questions)
+    for q in questions[:5]:
+        answer(q, settings=settings, store=store)
+    result["answer"] = latencies_ms(lambda q: answer(q, settings=settings, store=store), questions[5:], warmup=0)
     result["api"] = api_latency(corpus, root / "data", questions)
     if baseline:
         result["compared"] = compared(baseline, corpus, root / "data", questions, rounds)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -31,9 +30,6 @@ BATCH_SIZE = 16
 BACKENDS = ("onnx", "torch")
 BACKEND_LABELS = {"onnx": "onnx-int8", "torch": "torch-fp32"}
 """What an index records as the backend that built it (`rag status` compares it with the running one)."""
-SENTENCE_CACHE_SIZE = 20_000
-"""Sentence vectors kept for reuse (1.5 KB each, 30 MB in all): questions about one story read the
-same articles' sentences again, and embedding them is a third of an answer's time."""
 
 
 class _Encoder(Protocol):
@@ -56,7 +52,6 @@ class Embedder:
         self._encoder: _Encoder | None = None
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
-        self._sentences = VectorCache(SENTENCE_CACHE_SIZE)
         self.texts_embedded = 0
         """How many texts this process has embedded; tests use it to prove re-ingest embeds nothing."""
 
@@ -108,49 +103,6 @@ class Embedder:
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text (a question); return a (dim,) unit vector."""
         return self.embed([text])[0]
-
-    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        """Like `embed`, for the articles' sentences an answer reads: a sentence embedded before in
-        this process (for any question) is not embedded again."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        found = self._sentences.get_many(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            fresh = self.embed(missing)
-            self._sentences.put_many(zip(missing, fresh, strict=True))
-            found.update(zip(missing, fresh, strict=True))
-        return np.stack([found[t] for t in texts])
-
-
-class VectorCache:
-    """The vectors of the most recently used texts, at most `size` of them (thread-safe)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
-        with self._lock:
-            out = {}
-            for text in texts:
-                vector = self._vectors.get(text)
-                if vector is not None:
-                    self._vectors.move_to_end(text)
-                    out[text] = vector
-            return out
-
-    def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        with self._lock:
-            for text, vector in items:
-                self._vectors[text] = vector
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._vectors)
 
 
 def bundled_model_path() -> Path:

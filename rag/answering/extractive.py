@@ -146,7 +146,7 @@ def featurize(
         keep = first_pass(prefilter, features)
         candidates = [candidates[i] for i in keep]
         features = features[keep]
-    vectors = embedder.embed_sentences([c.text for c in candidates])
+    vectors = embedder.embed([c.text for c in candidates])
     features = with_dense(features, vectors @ query_vector)
     if reranker is not None:
         features = with_rerank(features, reranker.score(question, [pair_text(c.title, c.text) for c in candidates]))
@@ -320,11 +320,11 @@ def extract_answer(
     followers = (_continuation(sentences[i], body_of) for i in chosen)
     follower = next((f for f in followers if f is not None and all(s.start != f.start for s, _ in picked)), None)
     if follower is not None:
-        picked.append((follower, float(embedder.embed_sentences([follower.text])[0] @ query_vector)))
+        picked.append((follower, float(embedder.embed_one(follower.text) @ query_vector)))
     for s, _ in list(picked):
         before = _antecedent(s, body_of)
         if before is not None and len(picked) < MAX_WITH_CONTEXT and all(p.start != before.start for p, _ in picked):
-            picked.append((before, float(embedder.embed_sentences([before.text])[0] @ query_vector)))
+            picked.append((before, float(embedder.embed_one(before.text) @ query_vector)))
             break  # one is enough to make the answer readable; more would make it long
     # Read in order: an introduction of the name asked about first, then passage rank, then position.
     starts = {(sentences[i].source, sentences[i].start) for i in introducing}

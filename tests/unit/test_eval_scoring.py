@@ -26,7 +26,10 @@ def test_support_cover_and_overlap() -> None:
 
 
 def _trap(kind: str | None, refused: bool) -> ItemResult:
-    return ItemResult("t", "q", False, True, refused, None, None, None, 0, None, 1.0, "", "extractive", kind=kind)
+    return ItemResult(
+        id="t", question="q", answerable=False, near=True, refused=refused, facts_ok=None, support_ok=None,
+        verbatim_ok=None, unsupported=0, hit=None, latency_ms=1.0, answer="", backend="extractive", kind=kind,
+    )  # fmt: skip
 
 
 def test_near_topic_refusals_are_counted_per_kind_where_the_set_names_kinds() -> None:
