@@ -95,6 +95,7 @@ class PollReport:
 
 # --- the saved list -----------------------------------------------------------------------------
 
+
 def load_feeds(records: Records) -> dict[str, FeedState]:
     return _parse(records.get_meta(META_KEY))
 

@@ -20,7 +20,7 @@ FACTS = [
     ("Who won the Tallis chess open?", "Grandmaster Ines Varga won the Tallis chess open on Sunday."),
     ("Why was the Ostry bridge closed?", "The Ostry bridge was closed because cracks were found in a pier."),
     ("When will the Bellmoor library reopen?", "The Bellmoor library will reopen in September after repairs."),
-    ("What did the mayor of Quell call the plan?", "The mayor of Quell called the plan \"a costly mistake\"."),
+    ("What did the mayor of Quell call the plan?", 'The mayor of Quell called the plan "a costly mistake".'),
 ]
 FILLER = [
     "Residents gathered in the square on Saturday.",
