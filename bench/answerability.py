@@ -50,21 +50,38 @@ def refused_at(probabilities: np.ndarray, answerable: np.ndarray, kinds: list[st
     return {kind: round(float(np.mean(v)), 3) for kind, v in shares.items()}
 
 
+def kind_of(item: Any) -> str:
+    """What a question is, as these figures count it: answerable, off-topic or its kind of trap."""
+    if item.answerable:
+        return "answerable"
+    return "off-topic" if item.near is False else item.kind or "near (no kind)"
+
+
+def held_out_figures(
+    rows: np.ndarray, answerable: np.ndarray, kinds: list[str], groups: list[str], columns: list[int]
+) -> dict[str, Any]:
+    """AUC against near-topic traps and traps refused per kind at `RATES`, of models over `columns`
+    fitted without each row's article (5-fold, `REPEATS` times)."""
+    from rag.answering.training import held_out_probabilities
+
+    held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS)
+    near = np.array([k not in ("answerable", "off-topic") for k in kinds])
+    return {
+        "auc_answerable_vs_near_topic": round(float(np.mean([auc(h[answerable], h[near]) for h in held])), 4),
+        **{f"refused_at_{rate:.0%}_of_answerable": refused_at(held, answerable, kinds, rate) for rate in RATES},
+    }
+
+
 def main(shared: Path) -> None:
     from bench.train_reranker import fold_scored_examples
     from rag.answering.selection import QUESTION_FEATURES
-    from rag.answering.training import answerability_rows, held_out_probabilities
+    from rag.answering.training import answerability_rows
 
     settings, store = archive_index(shared)
     examples = fold_scored_examples(shared / "eval" / "bbc_train.jsonl", settings, store)
     rows, judged = answerability_rows(examples)
     answerable = np.array([e.item.answerable for e in judged])
-    kinds = [
-        "answerable"
-        if e.item.answerable
-        else ("off-topic" if e.item.near is False else e.item.kind or "near (no kind)")
-        for e in judged
-    ]
+    kinds = [kind_of(e.item) for e in judged]
     groups = [e.item.article for e in judged]
     result: dict[str, Any] = {
         "rows": dict(zip(*np.unique(kinds, return_counts=True), strict=True)),
@@ -73,12 +90,7 @@ def main(shared: Path) -> None:
     result["rows"] = {k: int(v) for k, v in result["rows"].items()}
     for name, left_out in FEATURE_SETS.items():
         columns = [i for i, f in enumerate(QUESTION_FEATURES) if not left_out or f not in left_out]
-        held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS)
-        near = np.array([not a and k != "off-topic" for a, k in zip(answerable, kinds, strict=True)])
-        result[name] = {
-            "auc_answerable_vs_near_topic": round(float(np.mean([auc(h[answerable], h[near]) for h in held])), 4),
-            **{f"refused_at_{rate:.0%}_of_answerable": refused_at(held, answerable, kinds, rate) for rate in RATES},
-        }
+        result[name] = held_out_figures(rows, answerable, kinds, groups, columns)
         print(name, result[name], flush=True)
     write_result("answerability", result)
 

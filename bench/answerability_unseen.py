@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.answerability import RATES, auc, refused_at
+from bench.answerability import auc, held_out_figures, kind_of
 from bench.common import DATA_DIR, REPO, archive_index, write_result
 
 SEEN_WRITERS = frozenset(f"bt{n}" for n in range(1, 7))
 """The writers whose questions the shipped reranker and selector were fitted on."""
-REPEATS = 10
 TOP = 3
 """Sentences of a question's most probable ones whose features summarise it (those quoted first)."""
 
@@ -95,12 +94,6 @@ def judged_rows(shared: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def kind_of(item: Any) -> str:
-    if item.answerable:
-        return "answerable"
-    return "off-topic" if item.near is False else item.kind or "near (no kind)"
-
-
 def pipeline_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """What `answer()` as shipped did: facts of answerable questions, refusals per kind."""
     kinds = [kind_of(r["item"]) for r in rows]
@@ -159,7 +152,7 @@ def nested_pipeline(rows: list[dict[str, Any]], matrix: np.ndarray, judged: list
 
 def main(shared: Path) -> None:
     from rag.answering.selection import QUESTION_FEATURES, shipped_model
-    from rag.answering.training import _fit_logistic, held_out_probabilities
+    from rag.answering.training import _fit_logistic
 
     rows = judged_rows(shared)
     result: dict[str, Any] = {"pipeline_as_shipped": pipeline_figures(rows)}
@@ -192,12 +185,10 @@ def main(shared: Path) -> None:
     }
     for label, chosen in sets.items():
         columns = [names.index(n) for n in chosen]
-        held = held_out_probabilities(matrix, answerable, columns, groups, 5, REPEATS)
         fitted = _fit_logistic(matrix, answerable.astype(np.float64), columns)
         result[label] = {
             "weights": {n: round(float(fitted.weights[names.index(n)]), 3) for n in chosen},
-            "auc_answerable_vs_near_topic": round(float(np.mean([auc(h[answerable], h[near]) for h in held])), 4),
-            **{f"refused_at_{rate:.0%}_of_answerable": refused_at(held, answerable, kinds, rate) for rate in RATES},
+            **held_out_figures(matrix, answerable, kinds, groups, columns),
             "pipeline_held_out": nested_pipeline(rows, matrix[:, columns], judged_at),
         }
         print(label, result[label], flush=True)
