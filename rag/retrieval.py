@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.questions import question_names
+from rag.answering.questions import names_in, question_names
 from rag.dates import Period
 from rag.filters import Filters, period_where
 from rag.records import ChunkRecord
@@ -161,9 +161,8 @@ def _naming(store: Store, ranked: list[str], names: list[str], limit: int) -> li
     """The first `limit` of the ranked chunks that hold one of the names as a name, spelt as the
     question spells it: "ICE" (the agency) is not the "ice" of an ice rink."""
     records = store.records.chunks_by_id(ranked)
-    patterns = [re.compile(rf"(?<!\w){re.escape(n)}(?!\w)") for n in names]
     holding = [
-        i for i in ranked if i in records and any(p.search(f"{records[i].title} {records[i].text}") for p in patterns)
+        i for i in ranked if i in records and names_in(f"{records[i].title} {records[i].text}", names, as_spelt=True)
     ]
     return holding[:limit]
 

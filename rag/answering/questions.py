@@ -182,11 +182,12 @@ def question_names(question: str) -> set[str]:
     return names
 
 
-def names_in(text: str, names: Collection[str]) -> set[str]:
+def names_in(text: str, names: Collection[str], *, as_spelt: bool = False) -> set[str]:
     """The names (lower case, from `question_names`) that `text` holds as whole words, a plural or
-    possessive included: "Rush" is not in "brush", "Osbourne" is in "The Osbournes"."""
-    lowered = text.lower()
-    return {n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?:s|es)?(?!\w)", lowered)}
+    possessive included: "Rush" is not in "brush", "Osbourne" is in "The Osbournes". With `as_spelt`,
+    the names are matched with their case as given: "ICE" (the agency) is not the "ice" of a rink."""
+    searched = text if as_spelt else text.lower()
+    return {n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?:s|es)?(?!\w)", searched)}
 
 
 _NEWS_ON = re.compile(r"\b(?:latest|news|updates?)\s+(?:on|about|from|with|regarding)\b", re.IGNORECASE)

@@ -159,3 +159,9 @@ def test_the_name_a_who_or_what_is_question_asks_about() -> None:
 )
 def test_names_in_finds_whole_words_only(text: str, found: set[str]) -> None:
     assert names_in(text, {"rush", "chester", "osbourne"}) == found
+
+
+def test_names_in_as_spelt_keeps_the_case_of_the_name() -> None:
+    assert names_in("Officers of ICE arrived.", {"ICE"}, as_spelt=True) == {"ICE"}
+    assert names_in("The ice rink opened.", {"ICE"}, as_spelt=True) == set()
+    assert names_in("The ice rink opened.", {"ice"}) == {"ice"}
