@@ -19,6 +19,8 @@ STEPS = [
     # The fold rerankers that cross-validation needs (the shipped reranker is left as committed).
     ["bench.train_reranker", "--no-final"],
     ["bench.answer_quality"],
+    ["bench.answerability_unseen"],
+    ["bench.train_answerability"],
     ["bench.off_topic"],
     ["bench.lede_by_writer"],
     ["bench.feeds"],

@@ -9,7 +9,8 @@
 - The seed dev set (seed + distractor articles): answered by the same selector.
 - Ablation (train CV): feature groups left out in turn.
 
-`--write-model` writes the fitted selector to rag/answering/selector.json.
+`--write-model` writes the fitted sentence model to rag/answering/selector.json and its answerability
+model (the four question features) to rag/answering/answerability.json.
 `--local-llm` instead answers the BBC dev set once with the `local` answerer (SmolLM2-135M).
 
 Usage: python -m bench.answer_quality [--shared ../shared] [--write-model] [--no-ablation] [--no-train-cv] [--local-llm]
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,7 @@ QUESTION_ABLATIONS = {
 def main(shared: Path, write_model: bool, ablation: bool, train_cv_answers: bool = True) -> None:
     from bench.train_reranker import fold_scored_examples, load_fold_rerankers
     from rag.answering.reranker import get_reranker
-    from rag.answering.selection import FEATURES, FITTED_FEATURES, MODEL_FILE, QUESTION_FEATURES
+    from rag.answering.selection import ANSWERABILITY_FILE, FEATURES, FITTED_FEATURES, MODEL_FILE, QUESTION_FEATURES
     from rag.answering.training import cross_validate, fit_selector, top_n_rate
     from rag.api import answer
     from rag.embeddings import get_embedder
@@ -65,7 +67,10 @@ def main(shared: Path, write_model: bool, ablation: bool, train_cv_answers: bool
     train_examples = fold_scored_examples(train_file, settings, store)
     fitted = fit_selector(train_examples)
     if write_model:
-        MODEL_FILE.write_text(fitted.to_json() + "\n", encoding="utf-8")
+        # Two files: the answerability model apart, where bench.train_answerability may write another.
+        MODEL_FILE.write_text(replace(fitted, answerability=None).to_json() + "\n", encoding="utf-8")
+        assert fitted.answerability is not None
+        ANSWERABILITY_FILE.write_text(fitted.answerability.to_json() + "\n", encoding="utf-8")
 
     def cv(features=FITTED_FEATURES, answerability_features=QUESTION_FEATURES) -> dict[str, Any]:
         report = cross_validate(

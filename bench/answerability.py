@@ -58,13 +58,19 @@ def kind_of(item: Any) -> str:
 
 
 def held_out_figures(
-    rows: np.ndarray, answerable: np.ndarray, kinds: list[str], groups: list[str], columns: list[int]
+    rows: np.ndarray,
+    answerable: np.ndarray,
+    kinds: list[str],
+    groups: list[str],
+    columns: list[int],
+    penalty: float | np.ndarray | None = None,
 ) -> dict[str, Any]:
     """AUC against near-topic traps and traps refused per kind at `RATES`, of models over `columns`
-    fitted without each row's article (5-fold, `REPEATS` times)."""
-    from rag.answering.training import held_out_probabilities
+    fitted without each row's article (5-fold, `REPEATS` times; ridge `penalty`, default the
+    training's)."""
+    from rag.answering.training import L2, held_out_probabilities
 
-    held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS)
+    held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS, L2 if penalty is None else penalty)
     near = np.array([k not in ("answerable", "off-topic") for k in kinds])
     return {
         "auc_answerable_vs_near_topic": round(float(np.mean([auc(h[answerable], h[near]) for h in held])), 4),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import pickle
 from collections import Counter
 from pathlib import Path
@@ -37,17 +36,15 @@ TOP = 3
 
 def rows_key(path: Path) -> str:
     """What the rows depend on: the questions, the code of `rag/`, the reranker's weights and the
-    selector's sentence model (not its answerability model, which the rows are for)."""
+    selector's sentence model (not the answerability model, which the rows are for)."""
     from rag.answering.reranker import WEIGHTS_DIR, WEIGHTS_FILE
-    from rag.answering.selection import MODEL_FILE, QUESTION_FEATURES
+    from rag.answering.selection import MODEL_FILE
 
     key = hashlib.sha256(path.read_bytes())
     for source in sorted((REPO / "rag").rglob("*.py")):
         key.update(source.read_bytes())
     key.update((WEIGHTS_DIR / WEIGHTS_FILE).read_bytes())
-    selector = json.loads(MODEL_FILE.read_text())
-    selector.pop("answerability", None)
-    key.update(json.dumps([selector, QUESTION_FEATURES], sort_keys=True).encode())
+    key.update(MODEL_FILE.read_bytes())
     return key.hexdigest()[:12]
 
 
@@ -60,7 +57,7 @@ def judged_rows(shared: Path) -> list[dict[str, Any]]:
     cache = DATA_DIR / f"answerability-unseen-{rows_key(path)}.pkl"
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
-    from rag.answering.extractive import question_features
+    from rag.answering.extractive import best_reading, question_features
 
     settings, store = archive_index(shared)
     items = [i for i in load_eval_set(path) if i.id.split("-")[0] not in SEEN_WRITERS]
@@ -85,6 +82,7 @@ def judged_rows(shared: Path) -> list[dict[str, Any]]:
                 s = seen["scored"]
                 top = np.argsort(-s.probabilities)[:TOP]
                 row |= {"question_row": seen["row"], "top_features": s.features[top], "names": len(s.question.names)}
+                row["reading"] = best_reading(s)
             rows.append(row)
             if n % 100 == 0:
                 print(f"{n}/{len(items)}", flush=True)
@@ -127,11 +125,11 @@ def extra_features(row: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def nested_pipeline(rows: list[dict[str, Any]], matrix: np.ndarray, judged: list[int]) -> dict[str, Any]:
+def nested_pipeline(rows: list[dict[str, Any]], matrix: np.ndarray, judged: list[int], **fit: Any) -> dict[str, Any]:
     """What `answer()` would do with an answerability model fitted as `fit_answerability` fits the
-    shipped one (threshold included), each question judged by a model fitted without its article
-    (5 article-grouped folds): facts of the answerable questions, refusals per kind. Questions the
-    model does not judge keep what `answer()` as shipped did with them."""
+    shipped one (threshold included; `fit` passed on), each question judged by a model fitted without
+    its article (5 article-grouped folds): facts of the answerable questions, refusals per kind.
+    Questions the model does not judge keep what `answer()` as collected did with them."""
     from rag.answering.training import _indexes, fit_answerability
 
     items = [rows[i]["item"] for i in judged]
@@ -142,7 +140,7 @@ def nested_pipeline(rows: list[dict[str, Any]], matrix: np.ndarray, judged: list
     for fold in range(5):
         test = np.flatnonzero(fold_of_group[group_of] == fold)
         train = np.flatnonzero(fold_of_group[group_of] != fold)
-        model = fit_answerability(matrix[train], answerable[train], groups=[items[j].article for j in train])
+        model = fit_answerability(matrix[train], answerable[train], groups=[items[j].article for j in train], **fit)
         assert model is not None
         for j in test:
             refused[judged[j]] = not model.answers(matrix[j])

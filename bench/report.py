@@ -258,7 +258,12 @@ def quality_lines() -> list[str]:
     a = aq.get("answerability") or {}
     if a.get("weights"):
         answer_weights = ", ".join(f"{k} {v}" for k, v in a["weights"].items())
-        lines += ["", f"Answerability weights: {answer_weights}; refusal below probability {a['threshold']}."]
+        lines += [
+            "",
+            f"Answerability weights of the cross-validation's model (four question features; the shipped model, "
+            f"which also reads the reranker's reading, is under Answerability): {answer_weights}; "
+            f"refusal below probability {a['threshold']}.",
+        ]
     return lines
 
 
@@ -415,6 +420,45 @@ def profile_lines() -> list[str]:
     return lines
 
 
+def answerability_lines() -> list[str]:
+    """Answerability models with and without the reranker's reading, held out on the unseen training
+    questions (`bench.train_answerability`): traps refused per kind at the policy's share of answerable ones."""
+    trained = load("train_answerability")
+    if not trained:
+        return []
+    kinds = ("later", "premise", "undisclosed", "off-topic")
+    lines = [
+        "",
+        "## Answerability",
+        "",
+        f"`python -m bench.train_answerability`: the {trained['rows']} bbc_train questions that retrieval lets "
+        "through, of the writers the shipped reranker and selector were not fitted on, answered by the shipped "
+        "pipeline; models fitted without each "
+        "question's article (5 folds, repeated). Share refused of each kind at 2% / 3% of answerable questions "
+        "refused.",
+        "",
+        "| model | AUC (answerable vs near-topic) | " + " | ".join(kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
+    for name, figures in trained.items():
+        if not isinstance(figures, dict) or "auc_answerable_vs_near_topic" not in figures:
+            continue
+        at2, at3 = figures["refused_at_2%_of_answerable"], figures["refused_at_3%_of_answerable"]
+        cells = " | ".join(f"{at2[k]} / {at3[k]}" for k in kinds)
+        lines.append(f"| {name} | {figures['auc_answerable_vs_near_topic']} | {cells} |")
+    whole = trained["pipeline_held_out"]
+    lines += [
+        "",
+        f"With the reading (not shipped: see `bench/train_answerability.py`), its ridge penalty "
+        f"{trained['chosen_penalty']:g}, refusal below probability {trained['threshold']}: the whole pipeline, "
+        "each question judged by a model fitted without "
+        f"its article: facts {whole['fact_accuracy']}, answerable refused {whole['refused_answerable']}, "
+        f"traps refused: later {whole['refused_later']}, premise {whole['refused_premise']}, undisclosed "
+        f"{whole['refused_undisclosed']}; off-topic {whole['refused_off-topic']}.",
+    ]
+    return lines
+
+
 def plot(path: Path) -> bool:
     ing, q = load("ingest-1000"), load("query")
     if not ing and not q:
@@ -517,6 +561,7 @@ def main() -> None:
     lines += ["", "Each row comes from the latest run of its benchmark, recorded: " + ", ".join(recorded) + "."]
     lines += profile_lines()
     lines += quality_lines()
+    lines += answerability_lines()
     for extra in (
         "profile",
         "load-archive",

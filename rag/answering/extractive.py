@@ -80,6 +80,8 @@ class Scored:
     probabilities: np.ndarray
     dated_sources: frozenset[str] = frozenset()
     """The articles that may report events of the years the question names (see `_dated`)."""
+    readings: np.ndarray | None = None
+    """The reranker's reading of each candidate (`Reranker.read`); None when none reranked them."""
 
     @property
     def best(self) -> float:
@@ -148,11 +150,13 @@ def featurize(
         features = features[keep]
     vectors = embedder.embed([c.text for c in candidates])
     features = with_dense(features, vectors @ query_vector)
+    readings = None
     if reranker is not None:
-        features = with_rerank(features, reranker.score(question, [pair_text(c.title, c.text) for c in candidates]))
+        scores, readings = reranker.read(question, [pair_text(c.title, c.text) for c in candidates])
+        features = with_rerank(features, scores)
     one_per_article = {p.source: p for p in passages} if read.years else {}  # the check reads whole articles
     dated = frozenset(s for s, p in one_per_article.items() if _dated(read.years, p, body_of))
-    return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated)
+    return Scored(read, candidates, vectors, features, np.zeros(len(candidates)), dated, readings)
 
 
 def first_pass(model: SelectorModel, stand_in: np.ndarray) -> list[int]:
@@ -248,6 +252,24 @@ def question_features(scored: Scored) -> np.ndarray:
     return np.array([row[name] for name in QUESTION_FEATURES], dtype=np.float64)
 
 
+def best_reading(scored: Scored) -> np.ndarray | None:
+    """The reranker's reading of the most probable sentence (None without readings)."""
+    if scored.readings is None or not len(scored.candidates):
+        return None
+    return np.asarray(scored.readings[int(np.argmax(scored.probabilities))], dtype=np.float64)
+
+
+def answerability_row(scored: Scored, reading_width: int) -> np.ndarray:
+    """What an answerability model reads: the `QUESTION_FEATURES`, then (for a model that reads
+    `reading_width` > 0 more columns) the reranker's reading of the most probable sentence; without
+    one, NaNs, which the model takes as its training mean (the reading then moves nothing)."""
+    row = question_features(scored)
+    if not reading_width:
+        return row
+    reading = best_reading(scored)
+    return np.concatenate([row, reading if reading is not None else np.full(reading_width, np.nan)])
+
+
 def answers_question(model: SelectorModel, scored: Scored) -> bool:
     """Whether to answer: the answerability model's verdict, or for a selector without one, the
     answer-type and year checks."""
@@ -255,7 +277,7 @@ def answers_question(model: SelectorModel, scored: Scored) -> bool:
         return False
     if model.answerability is None:
         return selection_answers(scored)
-    return model.answerability.answers(question_features(scored))
+    return model.answerability.answers(answerability_row(scored, model.answerability.reading_width))
 
 
 def _naming_articles(scored: Scored, body_of: BodyLookup) -> set[str]:

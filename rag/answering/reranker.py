@@ -10,7 +10,10 @@ It runs on ONNX Runtime (an int8 export made on first use) or on PyTorch, as the
 (RAG_EMBED_BACKEND); training always runs on PyTorch.
 
 Scores are logits against a fixed "no sentence answers" option at 0: above 0, the model thinks
-the sentence answers the question more likely than none does.
+the sentence answers the question more likely than none does. Beside each score the model gives
+its reading of the pair: the first token's final state, which the head scores. The answerability
+model reads it for the most probable sentence (`rag.answering.extractive.answerability_row`): the one number of the
+head is the sentence's rank, while the state also holds what the pair is about.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ MAX_TOKENS = 160
 """Question and sentence together; longer sentences are cut (the answer is rarely in a long tail)."""
 BATCH_SIZE = 16
 ONNX_BATCH_SIZE = 6
+STATE_WIDTH = 384
+"""Width of the model's reading of a pair (MiniLM's hidden size)."""
+EXPORT = "logit-and-state"
+"""What the ONNX export returns per pair; part of its cache key, so an export of another shape is not reused."""
 
 
 def pair_text(title: str, sentence: str) -> str:
@@ -94,8 +101,12 @@ class CrossEncoderModule:
         )
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.read(batch)[0]
+
+    def read(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the states they are read from (each pair's first token, last layer)."""
         hidden = self.encoder(**batch).last_hidden_state[:, 0]
-        return self.head(hidden).squeeze(-1)
+        return self.head(hidden).squeeze(-1), hidden
 
     def save(self, directory: Path) -> None:
         """Write the tuned parameters (fp16: half the size, and scores move by far less than they differ)."""
@@ -165,20 +176,26 @@ class Reranker:
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (see the module docstring); an empty list gives an empty array."""
+        return self.read(question, sentences)[0]
+
+    def read(self, question: str, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """One logit per sentence and the model's reading of each pair: (n,) and (n, STATE_WIDTH)."""
         if not sentences:
-            return np.zeros(0, dtype=np.float64)
+            return np.zeros(0, dtype=np.float64), np.zeros((0, STATE_WIDTH), dtype=np.float32)
         if self._backend == "onnx":
-            return self._onnx_encoder().score(question, list(sentences))
+            return self._onnx_encoder().read(question, list(sentences))
         import torch
 
         module = self.module
-        out = []
+        logits, states = [], []
         for at in range(0, len(sentences), BATCH_SIZE):
             with self._lock:  # the tokenizer keeps per-call settings in shared state
                 batch = module.encode_pairs(question, sentences[at : at + BATCH_SIZE])
             with torch.inference_mode():
-                out.append(module.logits(batch).float().numpy())
-        return np.concatenate(out).astype(np.float64)
+                scores, hidden = module.read(batch)
+            logits.append(scores.float().numpy())
+            states.append(hidden.float().numpy())
+        return np.concatenate(logits).astype(np.float64), np.concatenate(states)
 
 
 class OnnxCrossEncoder:
@@ -189,28 +206,30 @@ class OnnxCrossEncoder:
         from rag.onnx_models import cached_model, file_identity, fingerprint, open_session
 
         config, weights = _read_weights(weights_dir)
-        key = fingerprint("reranker", config, weights, file_identity(bundled_model_path() / "model.safetensors"))
+        embeddings = file_identity(bundled_model_path() / "model.safetensors")
+        key = fingerprint("reranker", EXPORT, config, weights, embeddings)
         self._session = open_session(
             cached_model("minilm-reranker", key, lambda: _export_module(config, weights)), threads
         )
         self._tokenizer = load_tokenizer(MAX_TOKENS)
 
-    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+    def read(self, question: str, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         from rag.embeddings import token_arrays
         from rag.onnx_models import run
 
         # Small batches of similar lengths pad least: on two cores, 12 answer-time pairs score
         # about a fifth faster in two length-sorted batches of 6 than in one of 12.
         order = np.argsort([-len(s) for s in sentences], kind="stable")
-        out = np.empty(len(sentences), dtype=np.float64)
+        out = np.empty((len(sentences), 1 + STATE_WIDTH), dtype=np.float32)
         for at in range(0, len(sentences), ONNX_BATCH_SIZE):
             picked = order[at : at + ONNX_BATCH_SIZE]
             out[picked] = run(self._session, *token_arrays(self._tokenizer, [(question, sentences[i]) for i in picked]))
-        return out
+        return out[:, 0].astype(np.float64), out[:, 1:]
 
 
 def _export_module(config: str, weights: bytes):
-    """The trained cross-encoder as a module from token arrays to logits (for the export)."""
+    """The trained cross-encoder as a module from token arrays to each pair's logit followed by its
+    state, one row of 1 + STATE_WIDTH per pair (for the export)."""
     import torch
 
     # Eager attention exports as plain operators, which the runtime fuses into its attention kernel.
@@ -224,7 +243,8 @@ def _export_module(config: str, weights: bytes):
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             batch = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-            return module.logits(batch)
+            logits, states = module.read(batch)
+            return torch.cat([logits[:, None], states], dim=1)
 
     return Logits()
 

@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +24,10 @@ from rag.text import keyword_terms, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("selector.json")
 """The shipped weights, fitted on the training questions by `python -m bench.answer_quality --write-model`."""
+ANSWERABILITY_FILE = Path(__file__).with_name("answerability.json")
+"""The shipped answerability model, fitted with the selector by `python -m bench.answer_quality
+--write-model` (`python -m bench.train_answerability --write-model` writes one that also reads the
+reranker's reading)."""
 
 FEATURES = (
     "dense",
@@ -272,12 +276,30 @@ class Logistic:
 
 @dataclass(frozen=True)
 class AnswerabilityModel(Logistic):
-    """The probability that the articles answer a question, from `QUESTION_FEATURES`; refuse below `threshold`."""
+    """The probability that the articles answer a question, from `QUESTION_FEATURES` and, when
+    `reading_width` > 0, the reranker's reading of the most probable sentence
+    (`rag.answering.extractive.answerability_row`); refuse below `threshold`."""
 
     threshold: float = 0.5
+    reading_width: int = 0
 
     def answers(self, row: np.ndarray) -> bool:
+        row = np.where(np.isnan(row), self.mean, row)  # a missing reading counts as the average one
         return bool(self.probabilities(row[None, :])[0] >= self.threshold)
+
+    def to_json(self) -> str:
+        d = {"features": list(QUESTION_FEATURES), "reading_width": self.reading_width, **self.to_dict()}
+        return json.dumps(d | {"threshold": round(self.threshold, 6)}, indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AnswerabilityModel:
+        width = int(d.get("reading_width", 0))
+        if tuple(d["features"]) != QUESTION_FEATURES or len(d["weights"]) != len(QUESTION_FEATURES) + width:
+            raise ValueError(
+                "the answerability model was fitted on other features; "
+                "refit with python -m bench.answer_quality --write-model"
+            )
+        return cls(*Logistic.parts(d), threshold=float(d["threshold"]), reading_width=width)
 
 
 @dataclass(frozen=True)
@@ -312,21 +334,18 @@ class SelectorModel(Logistic):
         if self.first_pass_model is not None:
             d["first_pass"] = self.first_pass_model.to_dict()
         if self.answerability is not None:
-            a = self.answerability
-            answerability = {"features": list(QUESTION_FEATURES), **a.to_dict(), "threshold": round(a.threshold, 6)}
-            d["answerability"] = answerability
+            d["answerability"] = json.loads(self.answerability.to_json())
         return json.dumps(d, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> SelectorModel:
         d = json.loads(text)
-        a = d.get("answerability")
-        if tuple(d["features"]) != FEATURES or (a is not None and tuple(a["features"]) != QUESTION_FEATURES):
+        if tuple(d["features"]) != FEATURES:
             raise ValueError(
                 "the selector weights were fitted on other features; "
                 "refit with python -m bench.answer_quality --write-model"
             )
-        answerability = AnswerabilityModel(*Logistic.parts(a), threshold=float(a["threshold"])) if a else None
+        answerability = AnswerabilityModel.from_dict(d["answerability"]) if "answerability" in d else None
         first_pass = Logistic(*Logistic.parts(d["first_pass"])) if "first_pass" in d else None
         floor = float(d.get("min_score", DEFAULT_MIN_SCORE)), int(d.get("min_score_words", 0))
         return cls(*Logistic.parts(d), tuple(d["features"]), answerability, first_pass, *floor)
@@ -334,7 +353,9 @@ class SelectorModel(Logistic):
 
 @cache
 def shipped_model() -> SelectorModel:
-    """The selector fitted on the training questions, shipped with the package."""
+    """The selector fitted on the training questions, with the shipped answerability model."""
     # Read as package data: an installed wheel has no source tree beside it.
-    shipped = resources.files("rag.answering").joinpath(MODEL_FILE.name)
-    return SelectorModel.from_json(shipped.read_text(encoding="utf-8"))
+    package = resources.files("rag.answering")
+    selector = SelectorModel.from_json(package.joinpath(MODEL_FILE.name).read_text(encoding="utf-8"))
+    head = json.loads(package.joinpath(ANSWERABILITY_FILE.name).read_text(encoding="utf-8"))
+    return replace(selector, answerability=AnswerabilityModel.from_dict(head))

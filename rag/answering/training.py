@@ -225,25 +225,46 @@ def fit_answerability(
     k: int = 5,
     columns: Sequence[int] | None = None,
     groups: Sequence[str] | None = None,
+    *,
+    reading_width: int = 0,
+    reading_penalty: float = L2,
 ) -> AnswerabilityModel | None:
     """A logistic model of "the articles answer this question" over question rows (over `columns`
     only, for an ablation: the others get weight 0), with the refusal threshold chosen on the held-out
     probabilities of `CALIBRATION_REPEATS` k-fold splits (`calibrate_threshold`), rows of one of
-    `groups` (the article they are about) on one side of each split. None without unanswerable
-    questions to learn from."""
+    `groups` (the article they are about) on one side of each split. Rows whose last `reading_width`
+    columns are the reranker's reading make a model that reads it; those columns are many and
+    each weak, so their ridge penalty is `reading_penalty`, while the few question features keep
+    `L2`. None without unanswerable questions to learn from."""
     if answerable.all() or not answerable.any():
         return None
     columns = list(range(rows.shape[1])) if columns is None else list(columns)
-    model = _fit_logistic(rows, answerable.astype(np.float64), columns)
+    penalty = column_penalties(rows.shape[1], reading_width, reading_penalty)
+    model = _fit_logistic(rows, answerable.astype(np.float64), columns, penalty)
     names = list(groups) if groups is not None else [str(i) for i in range(len(rows))]
-    probabilities = held_out_probabilities(rows, answerable, columns, names, k, CALIBRATION_REPEATS)
+    probabilities = held_out_probabilities(rows, answerable, columns, names, k, CALIBRATION_REPEATS, penalty)
     labels = np.tile(answerable, CALIBRATION_REPEATS)
     threshold = calibrate_threshold(probabilities.ravel().tolist(), labels.tolist())
-    return AnswerabilityModel(model.mean, model.scale, model.weights, model.bias, threshold=threshold)
+    return AnswerabilityModel(
+        model.mean, model.scale, model.weights, model.bias, threshold=threshold, reading_width=reading_width
+    )
+
+
+def column_penalties(width: int, reading_width: int, reading_penalty: float) -> np.ndarray:
+    """The ridge penalty of each column of a row whose last `reading_width` columns are a reading."""
+    penalty = np.full(width, L2)
+    penalty[width - reading_width :] = reading_penalty
+    return penalty
 
 
 def held_out_probabilities(
-    rows: np.ndarray, answerable: np.ndarray, columns: Sequence[int], groups: Sequence[str], k: int, repeats: int
+    rows: np.ndarray,
+    answerable: np.ndarray,
+    columns: Sequence[int],
+    groups: Sequence[str],
+    k: int,
+    repeats: int,
+    penalty: float | np.ndarray = L2,
 ) -> np.ndarray:
     """The answerability probability of each row from models fitted without its group (its article),
     over `repeats` random k-fold splits of the groups: shape (repeats, rows). One split's quantile
@@ -255,7 +276,7 @@ def held_out_probabilities(
         for fold in range(k):
             test = np.flatnonzero(fold_of_group[group_of] == fold)
             train = np.flatnonzero(fold_of_group[group_of] != fold)
-            inner = _fit_logistic(rows[train], answerable[train].astype(np.float64), columns)
+            inner = _fit_logistic(rows[train], answerable[train].astype(np.float64), columns, penalty)
             out[repeat, test] = inner.probabilities(rows[test])
     return out
 
@@ -266,9 +287,12 @@ def _indexes(names: Sequence[str]) -> np.ndarray:
     return np.array([position[n] for n in names])
 
 
-def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]) -> Logistic:
-    """Standardise `columns` of the matrix and fit a logistic model on them; the other columns get
-    weight 0 (an ablation) and the model keeps the full row's shape."""
+def _fit_logistic(
+    matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int], penalty: float | np.ndarray = L2
+) -> Logistic:
+    """Standardise `columns` of the matrix and fit a logistic model on them with ridge `penalty` (one
+    for all, or one per column of the matrix); the other columns get weight 0 (an ablation) and the
+    model keeps the full row's shape."""
     columns = list(columns)
     width = matrix.shape[1]
     mean, scale, weights = np.zeros(width), np.ones(width), np.zeros(width)
@@ -276,7 +300,8 @@ def _fit_logistic(matrix: np.ndarray, labels: np.ndarray, columns: Sequence[int]
     spread = used.std(axis=0)
     spread[spread < 1e-9] = 1.0
     mean[columns], scale[columns] = used.mean(axis=0), spread
-    weights[columns], bias = _logistic((used - mean[columns]) / spread, labels)
+    ridge = np.broadcast_to(np.asarray(penalty, dtype=np.float64), (width,))[columns]
+    weights[columns], bias = _logistic((used - mean[columns]) / spread, labels, penalty=ridge)
     return Logistic(mean, scale, weights, bias)
 
 
@@ -291,18 +316,20 @@ def _fit_weights(examples: Sequence[Example], features: Sequence[str]) -> Select
     return SelectorModel(model.mean, model.scale, model.weights, model.bias, first_pass_model=first_pass)
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float]:
-    """L2-regularised, class-weighted logistic regression by Newton's method."""
+def _logistic(
+    x: np.ndarray, y: np.ndarray, iterations: int = 50, penalty: float | np.ndarray = L2
+) -> tuple[np.ndarray, float]:
+    """L2-regularised (one penalty, or one per column), class-weighted logistic regression by Newton's method."""
     n, d = x.shape
     design = np.hstack([x, np.ones((n, 1))])
     sample_weight = np.where(y > 0, POSITIVE_WEIGHT, 1.0)
-    penalty = np.full(d + 1, L2)
-    penalty[-1] = 0.0  # the bias is not shrunk
+    ridge = np.zeros(d + 1)  # the bias is not shrunk
+    ridge[:-1] = penalty
     beta = np.zeros(d + 1)
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-        gradient = design.T @ (sample_weight * (p - y)) + penalty * beta
-        hessian = (design * (sample_weight * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        gradient = design.T @ (sample_weight * (p - y)) + ridge * beta
+        hessian = (design * (sample_weight * p * (1 - p))[:, None]).T @ design + np.diag(ridge + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         beta -= step
         if np.abs(step).max() < 1e-8:

@@ -141,13 +141,13 @@ def test_a_year_the_articles_do_not_report_weighs_against_answering(
     passes the check even if its text never names the year. The check is a feature the model weighs
     (as a hard rule it cost two answerable training questions for one trap), not a refusal by itself."""
     import rag.api
-    from rag.answering.extractive import answers_question, question_features
+    from rag.answering.extractive import answerability_row, answers_question
     from rag.answering.selection import QUESTION_FEATURES, shipped_model
 
     rows: dict[str, np.ndarray] = {}
 
     def recording(model, scored):  # the answerability row of each question answer() judges
-        rows[scored.question.text] = question_features(scored)
+        rows[scored.question.text] = answerability_row(scored, model.answerability.reading_width)
         return answers_question(model, scored)
 
     monkeypatch.setattr(rag.api, "answers_question", recording)

@@ -91,3 +91,47 @@ def test_without_an_answerability_model_the_checks_decide() -> None:
     assert not answers_question(replace(model, answerability=never), scored("Who won?", [("a", "Rovers won.")]))
     always = replace(never, bias=10.0)
     assert answers_question(replace(model, answerability=always), no_sum)
+
+
+def test_the_answerability_row_ends_with_the_reading_of_the_most_probable_sentence() -> None:
+    from dataclasses import replace
+
+    from rag.answering.extractive import answerability_row, question_features
+
+    s = scored("Who won the cup?", [("a", "Rovers won the cup."), ("b", "City lost.")])
+    readings = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
+    s = replace(s, readings=readings, probabilities=np.array([0.2, 0.7]))
+    row = answerability_row(s, 3)
+    assert np.array_equal(row[:-3], question_features(s))
+    assert list(row[-3:]) == [4.0, 5.0, 6.0]  # the second sentence is the more probable one
+    assert np.array_equal(answerability_row(s, 0), question_features(s))  # a model without readings
+    assert np.isnan(answerability_row(replace(s, readings=None), 3)[-3:]).all()
+
+
+def test_a_missing_reading_counts_as_the_average_one() -> None:
+    from rag.answering.selection import QUESTION_FEATURES, AnswerabilityModel
+
+    m = len(QUESTION_FEATURES)
+    # Only the reading's first column counts: above its mean the model answers, below it refuses.
+    weights = np.zeros(m + 2)
+    weights[m] = 5.0
+    model = AnswerabilityModel(np.full(m + 2, 1.0), np.ones(m + 2), weights, 0.0, threshold=0.4, reading_width=2)
+    features = np.zeros(m)
+    assert model.answers(np.concatenate([features, [3.0, 0.0]]))
+    assert not model.answers(np.concatenate([features, [-1.0, 0.0]]))
+    assert model.answers(np.concatenate([features, [np.nan, np.nan]]))  # probability 0.5 >= 0.4
+
+
+def test_the_answerability_model_round_trips_and_refuses_another_width() -> None:
+    import json
+
+    from rag.answering.selection import QUESTION_FEATURES, AnswerabilityModel
+
+    m = len(QUESTION_FEATURES) + 3
+    model = AnswerabilityModel(np.arange(m) / 7, np.ones(m), np.arange(m) / 3, -0.5, threshold=0.25, reading_width=3)
+    back = AnswerabilityModel.from_dict(json.loads(model.to_json()))
+    assert back.reading_width == 3 and back.threshold == 0.25
+    assert np.allclose(back.weights, model.weights, atol=1e-6) and np.allclose(back.mean, model.mean, atol=1e-6)
+    wrong = json.loads(model.to_json()) | {"reading_width": 4}
+    with pytest.raises(ValueError, match="refit"):
+        AnswerabilityModel.from_dict(wrong)

@@ -323,3 +323,21 @@ def test_grouped_calibration_never_tests_a_row_beside_its_article() -> None:
     assert by_article.shape == (3, 70)
     assert by_article[:, :10] == pytest.approx(0.5, abs=0.02)  # the pairs' even odds
     assert by_row[:, :10].mean() < 0.3  # the leak the grouping prevents
+
+
+def test_an_answerability_model_learns_from_a_reading() -> None:
+    # A smoke fit of a reading model: the question features say nothing, one reading column tells
+    # answerable questions apart, the rest is noise; the firmer ridge keeps the noise weights small.
+    rng = np.random.default_rng(5)
+    answerable = np.array([True] * 150 + [False] * 50)
+    questions = rng.normal(size=(200, len(QUESTION_FEATURES)))
+    reading = np.column_stack(
+        [np.where(answerable, 1.0, -1.0) + rng.normal(scale=0.8, size=200), rng.normal(size=(200, 7))]
+    )
+    rows = np.hstack([questions, reading])
+    model = fit_answerability(rows, answerable, reading_width=8, reading_penalty=30.0)
+    assert model is not None and model.reading_width == 8
+    signal = len(QUESTION_FEATURES)
+    assert model.weights[signal] > 3 * np.abs(np.delete(model.weights, signal)).max()
+    refused = ~np.array([model.answers(r) for r in rows])
+    assert refused[~answerable].mean() >= 0.5 and refused[answerable].mean() <= 0.05
