@@ -68,8 +68,8 @@ def main(shared: Path, write_model: bool, ablation: bool, train_cv_answers: bool
     fitted = fit_selector(train_examples)
     if write_model:
         # Two files: the answerability model apart, where bench.train_answerability may write another.
+        assert fitted.answerability is not None  # bbc_train has unanswerable questions to learn from
         MODEL_FILE.write_text(replace(fitted, answerability=None).to_json() + "\n", encoding="utf-8")
-        assert fitted.answerability is not None
         ANSWERABILITY_FILE.write_text(fitted.answerability.to_json() + "\n", encoding="utf-8")
 
     def cv(features=FITTED_FEATURES, answerability_features=QUESTION_FEATURES) -> dict[str, Any]:
@@ -170,7 +170,9 @@ def _short(overall: dict[str, Any]) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    parser.add_argument("--write-model", action="store_true", help="refit rag/answering/selector.json")
+    parser.add_argument(
+        "--write-model", action="store_true", help="refit rag/answering/selector.json and answerability.json"
+    )
     parser.add_argument("--no-ablation", action="store_true", help="skip the feature ablation")
     parser.add_argument("--no-train-cv", action="store_true", help="skip answering bbc_train by cross-validation")
     parser.add_argument("--local-llm", action="store_true", help="answer the BBC set with the local LLM instead")

@@ -68,9 +68,10 @@ def held_out_figures(
     """AUC against near-topic traps and traps refused per kind at `RATES`, of models over `columns`
     fitted without each row's article (5-fold, `REPEATS` times; ridge `penalty`, default the
     training's)."""
-    from rag.answering.training import L2, held_out_probabilities
+    from rag.answering.training import held_out_probabilities
 
-    held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS, L2 if penalty is None else penalty)
+    ridge = {} if penalty is None else {"penalty": penalty}
+    held = held_out_probabilities(rows, answerable, columns, groups, 5, REPEATS, **ridge)
     near = np.array([k not in ("answerable", "off-topic") for k in kinds])
     return {
         "auc_answerable_vs_near_topic": round(float(np.mean([auc(h[answerable], h[near]) for h in held])), 4),

@@ -167,7 +167,14 @@ def main(shared: Path) -> None:
     matrix = np.hstack([base, np.array([list(e.values()) for e in extras])])
     shipped = shipped_model().answerability
     if shipped is not None:
-        p = shipped.probabilities(base)
+        readings = [r.get("reading") for r in judged]
+        rows_read = [
+            np.concatenate([b, reading if reading is not None else np.full(shipped.reading_width, np.nan)])
+            if shipped.reading_width
+            else b
+            for b, reading in zip(base, readings, strict=True)
+        ]
+        p = np.array([shipped.probability(row) for row in rows_read])
         result["shipped_model_on_these_rows"] = {
             "auc_answerable_vs_near_topic": round(auc(p[answerable], p[near]), 4),
             "refused_at_its_threshold": {

@@ -260,9 +260,9 @@ def quality_lines() -> list[str]:
         answer_weights = ", ".join(f"{k} {v}" for k, v in a["weights"].items())
         lines += [
             "",
-            f"Answerability weights of the cross-validation's model (four question features; the shipped model, "
-            f"which also reads the reranker's reading, is under Answerability): {answer_weights}; "
-            f"refusal below probability {a['threshold']}.",
+            f"Answerability weights (the four question features; shipped in answerability.json; the model "
+            f"that also reads the reranker's reading, under Answerability, is measured, not shipped): "
+            f"{answer_weights}; refusal below probability {a['threshold']}.",
         ]
     return lines
 
@@ -456,6 +456,14 @@ def answerability_lines() -> list[str]:
         f"traps refused: later {whole['refused_later']}, premise {whole['refused_premise']}, undisclosed "
         f"{whole['refused_undisclosed']}; off-topic {whole['refused_off-topic']}.",
     ]
+    alone = trained.get("pipeline_held_out_question_features_only")
+    if alone:
+        lines[-1] += (
+            f" The four question features refitted on the same rows, held out alike: facts {alone['fact_accuracy']}, "
+            f"answerable refused {alone['refused_answerable']}, traps refused: later {alone['refused_later']}, "
+            f"premise {alone['refused_premise']}, undisclosed {alone['refused_undisclosed']}; off-topic "
+            f"{alone['refused_off-topic']}."
+        )
     return lines
 
 

@@ -11,9 +11,10 @@ It runs on ONNX Runtime (an int8 export made on first use) or on PyTorch, as the
 
 Scores are logits against a fixed "no sentence answers" option at 0: above 0, the model thinks
 the sentence answers the question more likely than none does. Beside each score the model gives
-its reading of the pair: the first token's final state, which the head scores. The answerability
-model reads it for the most probable sentence (`rag.answering.extractive.answerability_row`): the one number of the
-head is the sentence's rank, while the state also holds what the pair is about.
+its reading of the pair: the first token's final state, which the head scores. An answerability
+model may read that of the most probable sentence (`AnswerabilityModel.reading_width`,
+`rag.answering.extractive.answerability_row`); the shipped one does not (`bench/train_answerability.py`
+says why).
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ def _export_module(config: str, weights: bytes):
     module = CrossEncoderModule(int(json.loads(config)["tuned_layers"]), attention="eager")
     module.load(weights)
 
-    class Logits(torch.nn.Module):
+    class LogitAndState(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.encoder, self.head = module.encoder, module.head
@@ -246,7 +247,7 @@ def _export_module(config: str, weights: bytes):
             logits, states = module.read(batch)
             return torch.cat([logits[:, None], states], dim=1)
 
-    return Logits()
+    return LogitAndState()
 
 
 def _read_weights(weights_dir: Path | None) -> tuple[str, bytes]:

@@ -283,18 +283,29 @@ class AnswerabilityModel(Logistic):
     threshold: float = 0.5
     reading_width: int = 0
 
-    def answers(self, row: np.ndarray) -> bool:
+    def probability(self, row: np.ndarray) -> float:
+        """The probability that the articles answer the question of `row` (`answerability_row`)."""
         row = np.where(np.isnan(row), self.mean, row)  # a missing reading counts as the average one
-        return bool(self.probabilities(row[None, :])[0] >= self.threshold)
+        return float(self.probabilities(row[None, :])[0])
+
+    def answers(self, row: np.ndarray) -> bool:
+        return self.probability(row) >= self.threshold
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything the model file holds: its features, the reading's width, weights and threshold."""
+        d = {"features": list(QUESTION_FEATURES), "reading_width": self.reading_width, **self.to_dict()}
+        return d | {"threshold": round(self.threshold, 6)}
 
     def to_json(self) -> str:
-        d = {"features": list(QUESTION_FEATURES), "reading_width": self.reading_width, **self.to_dict()}
-        return json.dumps(d | {"threshold": round(self.threshold, 6)}, indent=1)
+        return json.dumps(self.as_dict(), indent=1)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnswerabilityModel:
+        from rag.answering.reranker import STATE_WIDTH
+
         width = int(d.get("reading_width", 0))
-        if tuple(d["features"]) != QUESTION_FEATURES or len(d["weights"]) != len(QUESTION_FEATURES) + width:
+        fits = width in (0, STATE_WIDTH) and len(d["weights"]) == len(QUESTION_FEATURES) + width
+        if tuple(d["features"]) != QUESTION_FEATURES or not fits:
             raise ValueError(
                 "the answerability model was fitted on other features; "
                 "refit with python -m bench.answer_quality --write-model"
@@ -334,7 +345,7 @@ class SelectorModel(Logistic):
         if self.first_pass_model is not None:
             d["first_pass"] = self.first_pass_model.to_dict()
         if self.answerability is not None:
-            d["answerability"] = json.loads(self.answerability.to_json())
+            d["answerability"] = self.answerability.as_dict()
         return json.dumps(d, indent=1)
 
     @classmethod
@@ -353,7 +364,8 @@ class SelectorModel(Logistic):
 
 @cache
 def shipped_model() -> SelectorModel:
-    """The selector fitted on the training questions, with the shipped answerability model."""
+    """The selector fitted on the training questions, with the shipped answerability model (from
+    answerability.json: a selector file that holds one of its own, as earlier ones did, has it replaced)."""
     # Read as package data: an installed wheel has no source tree beside it.
     package = resources.files("rag.answering")
     selector = SelectorModel.from_json(package.joinpath(MODEL_FILE.name).read_text(encoding="utf-8"))

@@ -122,8 +122,9 @@ def with_rerank_scores(examples: Sequence[Example], rerankers: Sequence[Reranker
     fold_of = {item.id: n for n, fold in enumerate(folds([e.item for e in examples], k)) for item in fold}
     out = []
     for e in examples:
-        scores = rerankers[fold_of[e.item.id]].score(e.item.question, list(e.ranking_list().sentences))
-        out.append(replace(e, scored=replace(e.scored, features=with_rerank(e.scored.features, scores))))
+        scores, readings = rerankers[fold_of[e.item.id]].read(e.item.question, list(e.ranking_list().sentences))
+        scored = replace(e.scored, features=with_rerank(e.scored.features, scores), readings=readings)
+        out.append(replace(e, scored=scored))
     return out
 
 
@@ -149,6 +150,7 @@ def prefiltered(example: Example, model: SelectorModel) -> Scored:
         vectors=scored.vectors[keep],
         features=features,
         probabilities=model.probabilities(features),
+        readings=scored.readings[keep] if scored.readings is not None else None,
     )
 
 

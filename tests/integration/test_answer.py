@@ -181,8 +181,7 @@ def test_a_year_the_articles_do_not_report_weighs_against_answering(
     assert rows["Which club won the 2003 cup final?"][dated] == 0.0
     assert (dated_regatta[dated], undated_regatta[dated]) == (1.0, 0.0)
 
-    def probability(row: np.ndarray) -> float:
-        return float(model.probabilities(row[None, :])[0])
+    probability = model.probability
 
     assert probability(undated_regatta) < probability(dated_regatta)
     unreported, reported = rows["Which club won the 2003 cup final?"], rows["Which club won the 2004 cup final?"]

@@ -201,9 +201,8 @@ def test_onnx_reads_pairs_like_pytorch(reranked: tuple[list[RankList], list[np.n
     onnx, torch = Reranker(backend="onnx"), Reranker(backend="torch")
     cosines = []
     for item in lists:
-        (onnx_scores, onnx_states), (_, torch_states) = (r.read(item.question, item.sentences) for r in (onnx, torch))
+        (_, onnx_states), (_, torch_states) = (r.read(item.question, item.sentences) for r in (onnx, torch))
         assert onnx_states.shape == torch_states.shape == (len(item.sentences), STATE_WIDTH)
-        assert np.array_equal(onnx_scores, onnx.score(item.question, item.sentences))
         norms = np.linalg.norm(onnx_states, axis=1) * np.linalg.norm(torch_states, axis=1)
         cosines.append((onnx_states * torch_states).sum(1) / norms)
     every = np.concatenate(cosines)

@@ -125,13 +125,16 @@ def test_a_missing_reading_counts_as_the_average_one() -> None:
 def test_the_answerability_model_round_trips_and_refuses_another_width() -> None:
     import json
 
+    from rag.answering.reranker import STATE_WIDTH
     from rag.answering.selection import QUESTION_FEATURES, AnswerabilityModel
 
-    m = len(QUESTION_FEATURES) + 3
-    model = AnswerabilityModel(np.arange(m) / 7, np.ones(m), np.arange(m) / 3, -0.5, threshold=0.25, reading_width=3)
+    m = len(QUESTION_FEATURES) + STATE_WIDTH
+    model = AnswerabilityModel(
+        np.arange(m) / 7, np.ones(m), np.arange(m) / 3, -0.5, threshold=0.25, reading_width=STATE_WIDTH
+    )
     back = AnswerabilityModel.from_dict(json.loads(model.to_json()))
-    assert back.reading_width == 3 and back.threshold == 0.25
+    assert back.reading_width == STATE_WIDTH and back.threshold == 0.25
     assert np.allclose(back.weights, model.weights, atol=1e-6) and np.allclose(back.mean, model.mean, atol=1e-6)
-    wrong = json.loads(model.to_json()) | {"reading_width": 4}
-    with pytest.raises(ValueError, match="refit"):
-        AnswerabilityModel.from_dict(wrong)
+    for wrong in ({"reading_width": 4}, {"reading_width": 3, "weights": [0.0] * (len(QUESTION_FEATURES) + 3)}):
+        with pytest.raises(ValueError, match="refit"):  # a width the reranker does not give
+            AnswerabilityModel.from_dict(json.loads(model.to_json()) | wrong)

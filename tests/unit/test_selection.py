@@ -341,3 +341,15 @@ def test_an_answerability_model_learns_from_a_reading() -> None:
     assert model.weights[signal] > 3 * np.abs(np.delete(model.weights, signal)).max()
     refused = ~np.array([model.answers(r) for r in rows])
     assert refused[~answerable].mean() >= 0.5 and refused[answerable].mean() <= 0.05
+    # The reading's penalty is its own: a huge one silences the reading, not the question features.
+    rows[:, 0] += np.where(answerable, 1.0, -1.0)  # now a question feature tells them apart too
+    muted = fit_answerability(rows, answerable, reading_width=8, reading_penalty=1e9)
+    assert muted is not None
+    assert np.abs(muted.weights[signal:]).max() < 1e-3 < muted.weights[0]
+
+
+def test_each_column_gets_its_ridge_penalty() -> None:
+    from rag.answering.training import L2, column_penalties
+
+    assert list(column_penalties(6, 2, 300.0)) == [L2] * 4 + [300.0, 300.0]
+    assert list(column_penalties(4, 0, 300.0)) == [L2] * 4
