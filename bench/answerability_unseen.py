@@ -149,6 +149,7 @@ def nested_pipeline(rows: list[dict[str, Any]], matrix: np.ndarray, judged: list
 
 
 def main(shared: Path) -> None:
+    from rag.answering.extractive import with_reading
     from rag.answering.selection import QUESTION_FEATURES, shipped_model
     from rag.answering.training import _fit_logistic
 
@@ -167,12 +168,8 @@ def main(shared: Path) -> None:
     matrix = np.hstack([base, np.array([list(e.values()) for e in extras])])
     shipped = shipped_model().answerability
     if shipped is not None:
-        readings = [r.get("reading") for r in judged]
         rows_read = [
-            np.concatenate([b, reading if reading is not None else np.full(shipped.reading_width, np.nan)])
-            if shipped.reading_width
-            else b
-            for b, reading in zip(base, readings, strict=True)
+            with_reading(b, r.get("reading"), shipped.reading_width) for b, r in zip(base, judged, strict=True)
         ]
         p = np.array([shipped.probability(row) for row in rows_read])
         result["shipped_model_on_these_rows"] = {

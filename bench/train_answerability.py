@@ -44,8 +44,11 @@ other rows want a firmer prior than the four question features keep (`rag.answer
 def reading_rows(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[int]]:
     """The question features and the best sentence's reading of each judged row, and their indexes
     in `rows` (a row without a reading, which the shipped reranker always gives, is left out)."""
+    from rag.answering.extractive import with_reading
+    from rag.answering.reranker import STATE_WIDTH
+
     at = [n for n, r in enumerate(rows) if "question_row" in r and r.get("reading") is not None]
-    matrix = np.array([np.concatenate([rows[n]["question_row"], rows[n]["reading"]]) for n in at])
+    matrix = np.array([with_reading(rows[n]["question_row"], rows[n]["reading"], STATE_WIDTH) for n in at])
     return matrix, at
 
 

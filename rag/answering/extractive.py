@@ -261,13 +261,17 @@ def best_reading(scored: Scored) -> np.ndarray | None:
 
 def answerability_row(scored: Scored, reading_width: int) -> np.ndarray:
     """What an answerability model reads: the `QUESTION_FEATURES`, then (for a model that reads
-    `reading_width` > 0 more columns) the reranker's reading of the most probable sentence; without
-    one, NaNs, which the model takes as its training mean (the reading then moves nothing)."""
-    row = question_features(scored)
+    `reading_width` > 0 more columns) the reranker's reading of the most probable sentence."""
+    return with_reading(question_features(scored), best_reading(scored), reading_width)
+
+
+def with_reading(features: np.ndarray, reading: np.ndarray | None, reading_width: int) -> np.ndarray:
+    """Question features followed by a reading, for a model that reads `reading_width` columns of it
+    (none: the features alone); a missing reading is NaNs, which the model takes as its training
+    mean (the reading then moves nothing)."""
     if not reading_width:
-        return row
-    reading = best_reading(scored)
-    return np.concatenate([row, reading if reading is not None else np.full(reading_width, np.nan)])
+        return features
+    return np.concatenate([features, reading if reading is not None else np.full(reading_width, np.nan)])
 
 
 def answers_question(model: SelectorModel, scored: Scored) -> bool:
